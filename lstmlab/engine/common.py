@@ -1,0 +1,78 @@
+"""What the two engines (NumPy reference and Numba kernels) share.
+
+Shape letters: B batch, T timesteps, D input features, H units.
+Weights use Keras's layout: kernel W (D, 4H), recurrent kernel U (H, 4H),
+bias b (4H,), gates in the order i, f, g (the candidate, Keras's "c"), o.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+# Activations the fused pointwise pass knows, by code. Each derivative can be
+# written from the activation's output y, so backward needs no pre-activations:
+#   linear 1, tanh 1 - y^2, sigmoid y (1 - y), hard_sigmoid 1/6 on (0, 1),
+#   relu [y > 0].
+ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "relu": 4}
+
+
+def activation_code(name):
+    """The engine's code for an activation name, with an error that lists the valid ones."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(k) for k in ACTIVATIONS)
+        raise ValueError(
+            f"The LSTM engine has no activation {name!r}. Expected one of: {valid}. "
+            f"Received: {name!r}."
+        ) from None
+
+
+class Cache(NamedTuple):
+    """What forward keeps for backward; also what a trace of the layer shows.
+
+    Everything is time-major so that one timestep is one contiguous block.
+    """
+
+    x: np.ndarray        # (T, B, D) input, as multiplied by W
+    W: np.ndarray        # (D, 4H)
+    U: np.ndarray        # (H, 4H)
+    hs: np.ndarray       # (T+1, B, H) carried h; hs[0] is the initial state
+    cs: np.ndarray       # (T+1, B, H) carried c; cs[0] is the initial state
+    gates: np.ndarray    # (T, B, 4H) post-activation i, f, g, o
+    ac: np.ndarray       # (T, B, H) act(c_t) of the step's new c
+    mask: np.ndarray     # (T, B) uint8, 1 = step taken; shape (0, 0) when unmasked
+    zero_output: bool    # masked steps output zeros instead of repeating the last output
+    act: int             # activation code of g and of c
+    ract: int            # activation code of i, f, o
+    rmask: np.ndarray    # (B, H) recurrent-dropout mask on h_{t-1}; (0, 0) when none
+
+    @property
+    def shape(self):
+        """(T, B, D, H)."""
+        T, B, D = self.x.shape
+        return T, B, D, self.U.shape[0]
+
+
+NO_ARRAY = np.zeros((0, 0), dtype=np.uint8)
+
+
+def as_mask(mask, T, B):
+    """A (B, T) boolean mask (or None) as the engine's (T, B) uint8 array."""
+    if mask is None:
+        return NO_ARRAY
+    return np.ascontiguousarray(np.asarray(mask, dtype=bool).T, dtype=np.uint8).reshape(T, B)
+
+
+def weight_grads(dz, cache):
+    """After the reverse time loop: dz (T, B, 4H) -> dx (B, T, D), dW, dU, db.
+
+    Three large products over all T*B rows at once instead of T small ones.
+    """
+    T, B, D, H = cache.shape
+    h_prev = cache.hs[:T] if cache.rmask.size == 0 else cache.hs[:T] * cache.rmask
+    dzf = dz.reshape(T * B, 4 * H)
+    dW = cache.x.reshape(T * B, D).T @ dzf                   # (D, 4H)
+    dU = h_prev.reshape(T * B, H).T @ dzf                    # (H, 4H)
+    db = dzf.sum(axis=0)                                     # (4H,)
+    dx = (dz @ cache.W.T).transpose(1, 0, 2)                 # (B, T, D)
+    return dx, dW, dU, db
