@@ -1,0 +1,147 @@
+"""The Numba engine against its NumPy twin (1e-12, float64), and the twin against calculus."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+from lstmlab import engine
+from lstmlab.engine import reference as ref
+
+from gradcheck import assert_grads
+
+ACTS = ["tanh", "sigmoid", "hard_sigmoid", "relu", "linear"]
+
+
+def make(rng, B, T, D, H, scale=0.5, dtype=np.float64):
+    """Random x (B, T, D), W (D, 4H), U (H, 4H), b (4H,), h0, c0 (B, H)."""
+    n = lambda *s: (rng.normal(size=s) * scale).astype(dtype)
+    return dict(x=n(B, T, D), W=n(D, 4 * H), U=n(H, 4 * H), b=n(4 * H), h0=n(B, H), c0=n(B, H))
+
+
+@st.composite
+def cases(draw):
+    B, T = draw(st.integers(1, 5)), draw(st.integers(1, 8))
+    D, H = draw(st.integers(1, 6)), draw(st.integers(1, 7))
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    p = make(rng, B, T, D, H, scale=draw(st.sampled_from([0.1, 1.0, 4.0])))
+    kw = {}
+    if draw(st.booleans()):
+        kw["mask"] = rng.random((B, T)) > 0.4
+        kw["zero_output"] = draw(st.booleans())
+    if draw(st.booleans()):
+        kw["rmask"] = (rng.random((B, H)) > 0.3) / 0.7
+    kw["activation"] = draw(st.sampled_from(ACTS))
+    kw["recurrent_activation"] = draw(st.sampled_from(ACTS))
+    return p, kw, rng
+
+
+@settings(max_examples=60, deadline=None)
+@given(cases())
+def test_numba_equals_reference(case):
+    p, kw, rng = case
+    args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    with np.errstate(all="ignore"):
+        slow = ref.forward(*args, **kw)
+        dout = rng.normal(size=slow[0].shape)
+        dh, dc = rng.normal(size=slow[1].shape), rng.normal(size=slow[2].shape)
+        slow_grads = ref.backward(dout, dh, dc, slow[3])
+    # relu and linear cells can grow without bound; such runs say nothing about the kernels.
+    assume(all(np.isfinite(a).all() and np.abs(a).max() < 1e6 for a in (*slow[:3], *slow_grads)))
+    fast = engine.forward(*args, **kw)
+    for a, b in zip(fast[:3], slow[:3]):
+        close(a, b)
+    for name in ("hs", "cs", "gates", "ac"):
+        close(getattr(fast[3], name), getattr(slow[3], name))
+    for a, b in zip(engine.backward(dout, dh, dc, fast[3]), slow_grads):
+        close(a, b)
+
+
+def close(a, b, tol=1e-12):
+    """Agreement to `tol` relative to the array's scale (1 at least)."""
+    np.testing.assert_allclose(a, b, rtol=0, atol=tol * max(1.0, float(np.abs(b).max(initial=0))))
+
+
+@settings(max_examples=30, deadline=None)
+@given(cases())
+def test_step_equals_one_timestep_of_forward(case):
+    p, kw, _ = case
+    act = dict(activation=kw["activation"], recurrent_activation=kw["recurrent_activation"])
+    args = (p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    out, h, c, _ = ref.forward(p["x"][:, :1], *args, **act)
+    for fn in (engine.step, ref.step):
+        h1, c1 = fn(p["x"][:, 0], *args, **act)
+        np.testing.assert_allclose(h1, h, atol=1e-12)
+        np.testing.assert_allclose(c1, c, atol=1e-12)
+
+
+@pytest.mark.parametrize("fwd,bwd", [(ref.forward, ref.backward), (engine.forward, engine.backward)])
+@pytest.mark.parametrize("kw", [
+    {},
+    {"mask": "random"},
+    {"mask": "random", "zero_output": True},
+    {"rmask": True},
+    {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
+    {"scale": 6.0},       # saturated gates: sigmoid and tanh near 0 and 1
+])
+def test_gradients_by_finite_differences(fwd, bwd, kw):
+    kw = dict(kw)
+    rng = np.random.default_rng(7)
+    B, T, D, H = 2, 4, 3, 3
+    p = make(rng, B, T, D, H, scale=kw.pop("scale", 0.7))
+    if kw.get("mask") == "random":
+        kw["mask"] = np.array([[1, 0, 1, 1], [0, 1, 1, 0]], bool)
+    if kw.get("rmask"):
+        kw["rmask"] = (rng.random((B, H)) > 0.3) / 0.7
+    if kw.get("recurrent_activation") == "hard_sigmoid":
+        # Keep pre-activations off the kinks at +-3 where the derivative jumps.
+        p = {k: v * 0.3 for k, v in p.items()}
+    dout, dh, dc = rng.normal(size=(B, T, H)), rng.normal(size=(B, H)), rng.normal(size=(B, H))
+
+    def loss():
+        out, h, c, _ = fwd(p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"], **kw)
+        return (out * dout).sum() + (h * dh).sum() + (c * dc).sum()
+
+    out, h, c, cache = fwd(p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"], **kw)
+    dx, dW, dU, db, dh0, dc0 = bwd(dout, dh, dc, cache)
+    assert_grads(loss, p, dict(x=dx, W=dW, U=dU, b=db, h0=dh0, c0=dc0), tol=1e-6)
+
+
+def test_saturated_gates_really_saturate():
+    rng = np.random.default_rng(3)
+    p = make(rng, 2, 5, 3, 4, scale=6.0)
+    _, _, _, cache = engine.forward(p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    g = cache.gates[..., :4]
+    assert ((g < 1e-3) | (g > 1 - 1e-3)).mean() > 0.3
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(0)
+    p = make(rng, 3, 4, 2, 5, dtype=np.float32)
+    out, h, c, cache = engine.forward(p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    assert out.dtype == h.dtype == c.dtype == cache.gates.dtype == np.float32
+    grads = engine.backward(np.ones_like(out), np.zeros_like(h), np.zeros_like(c), cache)
+    assert all(g.dtype == np.float32 for g in grads)
+    ref_out = ref.forward(*(p[k].astype(np.float64) for k in ("x", "W", "U", "b", "h0", "c0")))[0]
+    np.testing.assert_allclose(out, ref_out, atol=1e-5)
+
+
+def test_parallel_path_equals_serial(monkeypatch):
+    rng = np.random.default_rng(1)
+    p = make(rng, 16, 5, 3, 8)
+    args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    serial = engine.forward(*args)
+    from lstmlab.engine import kernels
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1)
+    par = engine.forward(*args)
+    np.testing.assert_allclose(par[0], serial[0], atol=1e-12)
+    d = rng.normal(size=serial[0].shape)
+    z = np.zeros_like(serial[1])
+    for a, b in zip(engine.backward(d, z, z, par[3]), engine.backward(d, z, z, serial[3])):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_unknown_activation_lists_valid_ones():
+    rng = np.random.default_rng(0)
+    p = make(rng, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="Expected one of: 'linear', 'tanh'.*Received: 'softmax'"):
+        engine.forward(p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"], activation="softmax")
