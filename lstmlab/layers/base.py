@@ -9,6 +9,7 @@ and, for users, `layer(x)` returns `y` as a NumPy array, building the layer's
 weights from the input's shape on first use, as an eager Keras layer does.
 """
 import itertools
+import re
 from collections import defaultdict
 from typing import NamedTuple
 
@@ -26,7 +27,9 @@ def _auto_name(prefix):
 
 
 def _snake(name):
-    return "".join("_" + ch.lower() if ch.isupper() and i else ch.lower() for i, ch in enumerate(name))
+    """'LSTM' -> 'lstm', 'InputLayer' -> 'input_layer', as Keras names layers."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 class Grads(NamedTuple):
