@@ -9,6 +9,7 @@ from .base import Grads, Layer
 
 class _Cache(NamedTuple):
     x: np.ndarray   # (..., D)
+    z: np.ndarray   # (..., units), before the activation
     y: np.ndarray   # (..., units), after the activation
 
 
@@ -46,7 +47,7 @@ class Dense(Layer):
         if self.use_bias:
             z += self.bias
         y = self.activation(z)
-        return y, _Cache(x, y)
+        return y, _Cache(x, z, y)
 
     def backward(self, dy, cache):
         return self.backward_pre_activation(self.activation.backward(cache.y, dy), cache)
