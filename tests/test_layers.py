@@ -156,3 +156,21 @@ def test_embedding_rejects_out_of_range_ids():
 def test_non_numeric_input():
     with pytest.raises(TypeError, match="expects numbers"):
         layers.Dense(2)(np.array([["a", "b"]]))
+
+
+def test_set_floatx_float64_end_to_end():
+    from lstmlab import config
+    from lstmlab.models import Sequential
+
+    config.set_floatx("float64")
+    try:
+        model = Sequential([layers.LSTM(3, input_shape=(4, 2)), layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        x = np.random.default_rng(0).normal(size=(5, 4, 2))
+        model.fit(x, np.zeros((5, 1)), epochs=1, verbose=0)
+        assert all(w.dtype == np.float64 for w in model.get_weights())
+        assert model.predict(x, verbose=0).dtype == np.float64
+    finally:
+        config.set_floatx("float32")
+    with pytest.raises(ValueError, match="'float32' or 'float64'"):
+        config.set_floatx("float16")

@@ -97,3 +97,17 @@ def test_minibatch_epochs_and_metrics_equal_keras():
         np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4)
     ev = model.evaluate(x, y, batch_size=7, verbose=0)
     np.testing.assert_allclose(ev, k.evaluate(x, y, batch_size=7, verbose=0), rtol=1e-4)
+
+
+def test_embedding_mask_zero_flows_into_the_lstm_as_in_keras():
+    rng = np.random.default_rng(3)
+    ids = rng.integers(1, 9, size=(4, 6))
+    ids[0, :2] = 0       # leading padding
+    ids[1, -3:] = 0      # trailing padding
+    model = Sequential([layers.Input((6,)), layers.Embedding(9, 3, mask_zero=True),
+                        layers.LSTM(5, return_sequences=True), layers.LSTM(4), layers.Dense(2)])
+    k = keras.Sequential([keras.Input((6,)), keras.layers.Embedding(9, 3, mask_zero=True),
+                          keras.layers.LSTM(5, return_sequences=True), keras.layers.LSTM(4),
+                          keras.layers.Dense(2)])
+    k.set_weights(model.get_weights())
+    np.testing.assert_allclose(model.predict(ids, verbose=0), k.predict(ids, verbose=0), rtol=1e-5, atol=1e-5)
