@@ -6,11 +6,13 @@ Keras tutorial needs to change.
 from . import activations, callbacks, config, engine, initializers, layers, losses, metrics, models, optimizers
 from .layers import LSTM, Dense, Dropout, Embedding, Input, LSTMState
 from .models import Sequential, load_model
+from .forecasting import forecast
+from .state import Stream
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Sequential", "load_model", "LSTM", "Dense", "Dropout", "Embedding", "Input", "LSTMState",
+    "Sequential", "load_model", "forecast", "Stream", "LSTM", "Dense", "Dropout", "Embedding", "Input", "LSTMState",
     "activations", "callbacks", "config", "engine", "initializers", "layers", "losses",
     "metrics", "models", "optimizers",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 from .. import layers as layers_module
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
+from ..layers.lstm import LSTMState
 from .saving import save_model
 from .summary import print_summary
 from .training import Trainer
@@ -188,6 +189,60 @@ class Sequential(Trainer):
 
     def count_params(self):
         return sum(layer.count_params() for layer in self._layers)
+
+    @property
+    def lstm_layers(self):
+        return [layer for layer in self._layers if isinstance(layer, layers_module.LSTM)]
+
+    def get_states(self):
+        """One LSTMState(h, c) per LSTM layer: the carried state of a stateful layer, else None."""
+        return [None if layer._states is None else LSTMState(*layer.states) for layer in self.lstm_layers]
+
+    def set_states(self, states):
+        """Set the carried state of each stateful LSTM layer (None leaves one as it is)."""
+        lstms = self.lstm_layers
+        states = list(states)
+        if len(states) != len(lstms):
+            raise ValueError(
+                f"The model has {len(lstms)} LSTM layer(s); set_states expects one (h, c) each. "
+                f"Received {len(states)}."
+            )
+        for layer, s in zip(lstms, states):
+            if s is None:
+                continue
+            if not layer.stateful:
+                raise ValueError(
+                    f"Layer '{layer.name}' is not stateful: it starts every call from zeros and "
+                    f"keeps no state to set. Pass the state per call instead: "
+                    f"model.predict(x, initial_state=...), or use model.stream()."
+                )
+            layer.states = list(s)
+
+    def stream(self, batch_size=1, states=None):
+        """A Stream: feed one timestep at a time, carrying every LSTM's (h, c)."""
+        from ..state import Stream
+        return Stream(self, batch_size=batch_size, states=states)
+
+    def with_batch_size(self, batch_size):
+        """The same model (same weights, zero state) for another fixed batch size.
+
+        The classic case: a stateful model trained at batch 32, then predicting
+        one series at batch 1.
+        """
+        config = self.get_config()
+        for entry in config["layers"]:
+            c = entry["config"]
+            for key in ("batch_input_shape", "batch_shape"):
+                if c.get(key) is not None:
+                    c[key] = [batch_size, *c[key][1:]]
+        clone = type(self).from_config(config)
+        shape = self._build_input_shape or self.batch_input_shape
+        clone.build((batch_size, *shape[1:]))
+        for layer in clone.lstm_layers:
+            if layer.stateful:
+                layer.batch_input_shape = (batch_size, *shape[1:])
+        clone.set_weights(self.get_weights())
+        return clone
 
     def reset_states(self):
         """Zero the state of every stateful layer (Keras 2 had this; Keras 3 lost it)."""

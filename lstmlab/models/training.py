@@ -289,21 +289,66 @@ class Trainer:
             return logs
         return logs["loss"] if not ms else list(logs.values())
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                initial_state=None, return_state=False):
         """The model's output for every sample of x, computed batch by batch.
 
-        Every batch starts from a zero state, unless the model is stateful:
-        then the state carries from batch to batch and from call to call.
+        Every batch starts from a zero state, unless the model is stateful
+        (the state then carries from batch to batch and from call to call) or
+        `initial_state` is given: one LSTMState(h (N, H), c (N, H)) per LSTM
+        layer, None for zeros. With `return_state`, also returns the final
+        LSTMState of every LSTM layer: `y, states = model.predict(x, return_state=True)`.
         """
+        from ..layers.lstm import LSTMState
+
         x = _as_array(x, "x")
         batch_size = self._batch_size(batch_size, len(x), "predict")
+        lstms = self.lstm_layers
+        if initial_state is not None:
+            initial_state = self._check_initial_state(initial_state, lstms, len(x))
         bar = ProgressBar(-(-len(x) // batch_size), None, None, 1 if verbose == "auto" else int(verbose))
-        outs = []
+        outs, finals = [], []
         for batch, lo in enumerate(range(0, len(x), batch_size)):
-            outs.append(self.forward(x[lo:lo + batch_size])[0])
+            hi = lo + batch_size
+            init = None if initial_state is None else [
+                None if s is None else [s[0][lo:hi], s[1][lo:hi]] for s in initial_state]
+            y, caches = self.forward(x[lo:hi], initial_states=init)
+            outs.append(y)
+            if return_state:
+                finals.append([(c.engine.hs[-1], c.engine.cs[-1])
+                               for layer, c in zip(self.layers, caches) if layer in lstms])
             bar.update(batch + 1, {})
         bar.finish({})
-        return np.concatenate(outs, axis=0)
+        y = np.concatenate(outs, axis=0)
+        if not return_state:
+            return y
+        states = [LSTMState(np.concatenate([f[k][0] for f in finals]), np.concatenate([f[k][1] for f in finals]))
+                  for k in range(len(lstms))]
+        return y, states
+
+    def _check_initial_state(self, initial_state, lstms, n):
+        initial_state = list(initial_state)
+        if len(lstms) == 1 and len(initial_state) == 2 and all(
+                s is not None and np.ndim(s) == 2 for s in initial_state):
+            initial_state = [initial_state]              # one LSTM: a bare [h, c] will do
+        if len(initial_state) != len(lstms):
+            raise ValueError(
+                f"initial_state must hold one (h, c) per LSTM layer ({len(lstms)} here), each of "
+                f"shape (samples, units). Received {len(initial_state)} entries."
+            )
+        checked = []
+        for layer, s in zip(lstms, initial_state):
+            if s is None:
+                checked.append(None)
+                continue
+            h, c = (np.asarray(a, dtype=layer.dtype) for a in s)
+            if h.shape != (n, layer.units) or c.shape != (n, layer.units):
+                raise ValueError(
+                    f"initial_state for layer '{layer.name}' must be h and c of shape "
+                    f"(samples, units) = ({n}, {layer.units}). Received {h.shape} and {c.shape}."
+                )
+            checked.append((h, c))
+        return checked
 
 
 def _as_array(data, name):
