@@ -41,6 +41,7 @@ def save_model(model, path):
         "build_input_shape": list(model._build_input_shape),
         "weights": names,
         "compile": _compile_config(model),
+        "metadata": model.metadata,
     }
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".lstmlab-", suffix=".tmp", dir=directory)
@@ -136,6 +137,7 @@ def load_model(path, compile=True):
             f"the file holds {got}."
         )
     model.set_weights(weights)
+    model.metadata = dict(meta.get("metadata") or {})
     if compile and meta.get("compile"):
         c = meta["compile"]
         model.compile(optimizer=optimizers.deserialize(c["optimizer"]),

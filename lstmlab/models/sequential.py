@@ -28,6 +28,8 @@ class Sequential(Trainer):
         self._layers = []
         self.built = False
         self._build_input_shape = None
+        # JSON-able facts saved with the model (a scaler's range, a vocabulary, the data's column).
+        self.metadata = {}
         for layer in layers or []:
             self.add(layer)
 
