@@ -103,28 +103,26 @@ def univariate(timesteps=3, features=1):
     return Sequential([layers.Input((timesteps, features)), layers.LSTM(5), layers.Dense(1)])
 
 
+def hand_loop(model, history, steps, shape):
+    """The seed's loop, written out: predict, append, drop the first, repeat."""
+    window, out = list(history[-3:]), []
+    for _ in range(steps):
+        y = model.predict(np.array(window, "float32").reshape(shape), verbose=0)[0, 0]
+        out.append(y)
+        window = window[1:] + [y]
+    return np.array(out, "float32")
+
+
 def test_window_forecast_equals_the_hand_written_loop():
     model = univariate()
     history = rng.normal(size=20).astype("float32")
-    window = list(history[-3:])
-    expected = []
-    for _ in range(6):
-        y = model.predict(np.array(window, "float32").reshape(1, 3, 1), verbose=0)[0, 0]
-        expected.append(y)
-        window = window[1:] + [y]
-    np.testing.assert_array_equal(forecast(model, history, 6, mode="window"), np.array(expected, "float32"))
+    np.testing.assert_array_equal(forecast(model, history, 6, mode="window"), hand_loop(model, history, 6, (1, 3, 1)))
 
 
 def test_window_as_features():
     model = univariate(timesteps=1, features=3)
     history = rng.normal(size=10).astype("float32")
-    window = list(history[-3:])
-    expected = []
-    for _ in range(4):
-        y = model.predict(np.array(window, "float32").reshape(1, 1, 3), verbose=0)[0, 0]
-        expected.append(y)
-        window = window[1:] + [y]
-    np.testing.assert_array_equal(forecast(model, history, 4), np.array(expected, "float32"))
+    np.testing.assert_array_equal(forecast(model, history, 4), hand_loop(model, history, 4, (1, 1, 3)))
 
 
 def test_state_forecast_equals_predict_on_history_plus_feedback():
