@@ -233,3 +233,12 @@ def test_nan_loss_stops_with_epoch_and_batch_and_keeps_good_weights():
         model.fit(x, y, epochs=50, batch_size=4, verbose=0)
     assert all(np.isfinite(w).all() for w in model.get_weights())
     assert np.isfinite(model.evaluate(x, y, verbose=0))
+
+
+def test_stateful_without_a_declared_batch_takes_the_first_batch():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 3, 1)), rng.random((8, 1))
+    model = Sequential([layers.LSTM(4, stateful=True), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, batch_size=2, shuffle=False, verbose=0)
+    assert model.get_states()[0].h.shape == (2, 4)

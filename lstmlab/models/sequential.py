@@ -101,7 +101,7 @@ class Sequential(Trainer):
                 "the model (fit/predict) on data first."
             )
         for layer in self._layers:
-            if getattr(layer, "stateful", False) and layer.batch_input_shape is None:
+            if getattr(layer, "stateful", False) and layer.batch_input_shape is None and shape[0] is not None:
                 # A stateful layer's state holds one row per sequence of the fixed batch.
                 layer.batch_input_shape = shape
             if not layer.built:

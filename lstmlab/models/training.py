@@ -174,7 +174,7 @@ class Trainer:
 
     def _ensure_built(self, x):
         if not self.built:
-            self.build(x.shape)
+            self.build((None, *x.shape[1:]))     # the data's size is not a batch size
 
     def _check_targets(self, x, y):
         """y's shape against the model's output shape (found without running the model)."""
