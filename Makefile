@@ -23,7 +23,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed-run
-	$(BIN)/python examples/seed.py
+	$(BIN)/lstmlab demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
