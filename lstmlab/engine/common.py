@@ -42,8 +42,8 @@ class Cache(NamedTuple):
     ac: np.ndarray       # (T, B, H) act(c_t) of the step's new c
     mask: np.ndarray     # (T, B) uint8, 1 = step taken; shape (0, 0) when unmasked
     zero_output: bool    # masked steps output zeros instead of repeating the last output
-    act: int             # activation code of g and of c
-    ract: int            # activation code of i, f, o
+    act: int             # activation code of g and of c (float32 kernels: 5 = fast tanh)
+    ract: int            # activation code of i, f, o (float32 kernels: 6 = fast sigmoid)
     rmask: np.ndarray    # (B, H) recurrent-dropout mask on h_{t-1}; (0, 0) when none
 
     @property

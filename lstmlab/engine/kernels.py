@@ -7,51 +7,34 @@ post-activation gates for backward. Backward walks time in reverse, taking
 every derivative from those saved outputs, and leaves the weight gradients to
 three large products after the loop. The pointwise passes run in parallel
 over the batch (never over time); the time loop itself is compiled, so no
-Python runs per timestep.
+Python runs per timestep, and nothing is allocated inside it.
 """
 import numpy as np
 from numba import njit, prange
 
 from .common import NO_ARRAY, Cache, activation_code, as_mask, weight_grads
+from .pointwise import FASTMATH, TANH, SIGMOID, FAST_TANH, FAST_SIGMOID, act_scalar, act_slice, \
+    dact_scalar, kernel_code
+
+# A float32 one, so that float32 arithmetic stays float32 (a float64 literal
+# would promote it); with float64 values it promotes to float64 as it should.
+ONE = np.float32(1.0)
 
 # Below this many (batch x unit) cells per step a thread launch costs more
 # than it saves; the serial compilation of the same loop is used instead.
 PARALLEL_MIN_CELLS = 8192
 
 
-@njit(inline="always", cache=True)
-def _act(y, code):
-    if code == 1:
-        return np.tanh(y)
-    if code == 2:
-        return 1.0 / (1.0 + np.exp(-y))
-    if code == 3:
-        return min(max(y / 6.0 + 0.5, 0.0), 1.0)
-    if code == 4:
-        return max(y, 0.0)
-    return y
-
-
-@njit(inline="always", cache=True)
-def _dact(y, code):
-    """The activation's derivative, written from its output y."""
-    if code == 1:
-        return 1.0 - y * y
-    if code == 2:
-        return y * (1.0 - y)
-    if code == 3:
-        return 1.0 / 6.0 if 0.0 < y < 1.0 else 0.0
-    if code == 4:
-        return 1.0 if y > 0.0 else 0.0
-    return 1.0
-
-
 def _forward_loop(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask):
-    """xw (T, B, 4H) with bias; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac, out (T, B, H)."""
+    """xw (T, B, 4H) with bias; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
+
+    `out` (T, B, H) is filled only when masked; unmasked, the output is hs[1:].
+    """
     T, B, H4 = xw.shape
     H = H4 // 4
     z = np.empty((B, H4), xw.dtype)                 # recurrent product, reused every step
     h_drop = np.empty((B, H), xw.dtype)
+    masked = mask.shape[0] > 0
     for t in range(T):
         if rmask.shape[0] > 0:
             for b in range(B):
@@ -61,27 +44,29 @@ def _forward_loop(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, r
         else:
             np.dot(hs[t], U, z)
         for b in prange(B):
-            take = mask.shape[0] == 0 or mask[t, b] != 0
+            g, zb, xb = gates[t, b], z[b], xw[t, b]
+            for k in range(H4):
+                g[k] = zb[k] + xb[k]
+            act_slice(g, 0, 2 * H, ract)            # i, f
+            act_slice(g, 2 * H, 3 * H, act)         # g, the candidate
+            act_slice(g, 3 * H, H4, ract)           # o
+            c_prev, c_new, a = cs[t, b], cs[t + 1, b], ac[t, b]
             for j in range(H):
-                i = _act(xw[t, b, j] + z[b, j], ract)
-                f = _act(xw[t, b, H + j] + z[b, H + j], ract)
-                g = _act(xw[t, b, 2 * H + j] + z[b, 2 * H + j], act)
-                o = _act(xw[t, b, 3 * H + j] + z[b, 3 * H + j], ract)
-                c = f * cs[t, b, j] + i * g
-                a = _act(c, act)
-                gates[t, b, j] = i
-                gates[t, b, H + j] = f
-                gates[t, b, 2 * H + j] = g
-                gates[t, b, 3 * H + j] = o
-                ac[t, b, j] = a
-                if take:
-                    cs[t + 1, b, j] = c
-                    hs[t + 1, b, j] = o * a
-                    out[t, b, j] = o * a
+                c_new[j] = g[H + j] * c_prev[j] + g[j] * g[2 * H + j]
+                a[j] = c_new[j]
+            act_slice(a, 0, H, act)
+            h_new = hs[t + 1, b]
+            for j in range(H):
+                h_new[j] = g[3 * H + j] * a[j]
+            if masked:
+                if mask[t, b] != 0:
+                    for j in range(H):
+                        out[t, b, j] = h_new[j]
                 else:                               # carry the state; repeat or zero the output
-                    cs[t + 1, b, j] = cs[t, b, j]
-                    hs[t + 1, b, j] = hs[t, b, j]
-                    out[t, b, j] = 0.0 if (zero_output or t == 0) else out[t - 1, b, j]
+                    for j in range(H):
+                        c_new[j] = c_prev[j]
+                        h_new[j] = hs[t, b, j]
+                        out[t, b, j] = 0.0 if (zero_output or t == 0) else out[t - 1, b, j]
 
 
 def _backward_loop(dout, dh, dc, hs, cs, gates, ac, U, mask, zero_output, act, ract, rmask, dz):
@@ -91,71 +76,92 @@ def _backward_loop(dout, dh, dc, hs, cs, gates, ac, U, mask, zero_output, act, r
     UT = np.ascontiguousarray(U.T)                  # (4H, H)
     dh_prev = np.empty((B, H), dz.dtype)
     d_repeat = np.zeros((B, H), dz.dtype)           # reaches out_t via later masked repeats
+    masked = mask.shape[0] > 0
+    plain = (act == TANH or act == FAST_TANH) and (ract == SIGMOID or ract == FAST_SIGMOID)
     for t in range(T - 1, -1, -1):
         for b in prange(B):
-            take = mask.shape[0] == 0 or mask[t, b] != 0
+            g, a, d, c_prev = gates[t, b], ac[t, b], dz[t, b], cs[t, b]
+            if masked and mask[t, b] == 0:          # state passed through untouched
+                for j in range(H):
+                    d_repeat[b, j] = 0.0 if zero_output else dout[t, b, j] + d_repeat[b, j]
+                for k in range(H4):
+                    d[k] = 0.0
+                continue
             for j in range(H):
-                g_out = dout[t, b, j] + d_repeat[b, j]
-                if not take:                        # state passed through untouched
-                    d_repeat[b, j] = 0.0 if zero_output else g_out
-                    dz[t, b, j] = 0.0
-                    dz[t, b, H + j] = 0.0
-                    dz[t, b, 2 * H + j] = 0.0
-                    dz[t, b, 3 * H + j] = 0.0
-                    continue
+                dht = dh[b, j] + dout[t, b, j] + d_repeat[b, j]
                 d_repeat[b, j] = 0.0
-                i = gates[t, b, j]
-                f = gates[t, b, H + j]
-                g = gates[t, b, 2 * H + j]
-                o = gates[t, b, 3 * H + j]
-                a = ac[t, b, j]
-                dht = dh[b, j] + g_out
-                dct = dc[b, j] + dht * o * _dact(a, act)
-                dz[t, b, j] = dct * g * _dact(i, ract)
-                dz[t, b, H + j] = dct * cs[t, b, j] * _dact(f, ract)
-                dz[t, b, 2 * H + j] = dct * i * _dact(g, act)
-                dz[t, b, 3 * H + j] = dht * a * _dact(o, ract)
+                i, f, gg, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
+                if plain:                           # tanh and sigmoid, written out
+                    dct = dc[b, j] + dht * o * (ONE - a[j] * a[j])
+                    d[j] = dct * gg * i * (ONE - i)
+                    d[H + j] = dct * c_prev[j] * f * (ONE - f)
+                    d[2 * H + j] = dct * i * (ONE - gg * gg)
+                    d[3 * H + j] = dht * a[j] * o * (ONE - o)
+                else:
+                    dct = dc[b, j] + dht * o * dact_scalar(a[j], act)
+                    d[j] = dct * gg * dact_scalar(i, ract)
+                    d[H + j] = dct * c_prev[j] * dact_scalar(f, ract)
+                    d[2 * H + j] = dct * i * dact_scalar(gg, act)
+                    d[3 * H + j] = dht * a[j] * dact_scalar(o, ract)
                 dc[b, j] = dct * f
         np.dot(dz[t], UT, dh_prev)
         for b in prange(B):
-            if mask.shape[0] == 0 or mask[t, b] != 0:
-                for j in range(H):
-                    dh[b, j] = dh_prev[b, j] * rmask[b, j] if rmask.shape[0] > 0 else dh_prev[b, j]
+            if masked and mask[t, b] == 0:
+                continue
+            for j in range(H):
+                dh[b, j] = dh_prev[b, j] * rmask[b, j] if rmask.shape[0] > 0 else dh_prev[b, j]
 
 
-def _step_kernel(x, W, U, b, h, c, act, ract, h_out, c_out):
-    """x (B, D), h, c (B, H) -> h_out, c_out (B, H), written in place."""
+def _step_kernel(x, W, U, b, h, c, act, ract, z, h_out, c_out):
+    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z (B, 4H) is scratch."""
     B, H = h.shape
-    z = np.dot(x, W) + np.dot(h, U)                 # (B, 4H)
+    D = x.shape[1]
     for r in range(B):
+        zr = z[r]
+        for k in range(4 * H):
+            zr[k] = b[k]
+        for d in range(D):                          # z += x W, a row of W at a time
+            xd = x[r, d]
+            Wd = W[d]
+            for k in range(4 * H):
+                zr[k] += xd * Wd[k]
+        for m in range(H):                          # z += h U
+            hm = h[r, m]
+            Um = U[m]
+            for k in range(4 * H):
+                zr[k] += hm * Um[k]
+        act_slice(zr, 0, 2 * H, ract)
+        act_slice(zr, 2 * H, 3 * H, act)
+        act_slice(zr, 3 * H, 4 * H, ract)
         for j in range(H):
-            i = _act(z[r, j] + b[j], ract)
-            f = _act(z[r, H + j] + b[H + j], ract)
-            g = _act(z[r, 2 * H + j] + b[2 * H + j], act)
-            o = _act(z[r, 3 * H + j] + b[3 * H + j], ract)
-            cn = f * c[r, j] + i * g
-            c_out[r, j] = cn
-            h_out[r, j] = o * _act(cn, act)
+            c_out[r, j] = zr[H + j] * c[r, j] + zr[j] * zr[2 * H + j]
+            h_out[r, j] = act_scalar(c_out[r, j], act)
+            h_out[r, j] *= zr[3 * H + j]
 
 
-_forward_serial = njit(cache=True)(_forward_loop)
-_forward_parallel = njit(cache=True, parallel=True)(_forward_loop)
-_backward_serial = njit(cache=True)(_backward_loop)
-_backward_parallel = njit(cache=True, parallel=True)(_backward_loop)
-_step_compiled = njit(cache=True)(_step_kernel)
+_forward_serial = njit(cache=True, fastmath=FASTMATH)(_forward_loop)
+_forward_parallel = njit(cache=True, fastmath=FASTMATH, parallel=True)(_forward_loop)
+_backward_serial = njit(cache=True, fastmath=FASTMATH)(_backward_loop)
+_backward_parallel = njit(cache=True, fastmath=FASTMATH, parallel=True)(_backward_loop)
+_step_compiled = njit(cache=True, fastmath=FASTMATH)(_step_kernel)
 
 
 def _parallel(B, H):
     return B * H >= PARALLEL_MIN_CELLS
 
 
+def _codes(activation, recurrent_activation, dtype):
+    return (kernel_code(activation_code(activation), dtype),
+            kernel_code(activation_code(recurrent_activation), dtype))
+
+
 def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
             activation="tanh", recurrent_activation="sigmoid", rmask=None):
     """x (B, T, D) -> out (B, T, H), h_T (B, H), c_T (B, H), cache."""
-    act, ract = activation_code(activation), activation_code(recurrent_activation)
+    dt = x.dtype
+    act, ract = _codes(activation, recurrent_activation, dt)
     B, T, D = x.shape
     H = U.shape[0]
-    dt = x.dtype
     xt = np.ascontiguousarray(x.transpose(1, 0, 2))           # (T, B, D)
     xw = xt @ W + b                                           # (T, B, 4H), all steps at once
     m = as_mask(mask, T, B)
@@ -164,11 +170,12 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     cs = np.empty((T + 1, B, H), dt); cs[0] = c0
     gates = np.empty((T, B, 4 * H), dt)
     ac = np.empty((T, B, H), dt)
-    out = np.empty((T, B, H), dt)
+    out = np.empty((T, B, H), dt) if m.size else NO_ARRAY.astype(dt).reshape(0, 0, 0)
     loop = _forward_parallel if _parallel(B, H) else _forward_serial
     loop(xw, np.ascontiguousarray(U), hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm)
     cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
-    return out.transpose(1, 0, 2), hs[T], cs[T], cache
+    seq = out if m.size else hs[1:]
+    return seq.transpose(1, 0, 2), hs[T], cs[T], cache
 
 
 def backward(dout, dh_T, dc_T, cache):
@@ -188,8 +195,9 @@ def backward(dout, dh_T, dc_T, cache):
 
 def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):
     """One timestep: x (B, D), h (B, H), c (B, H) -> new h (B, H), new c (B, H)."""
-    act, ract = activation_code(activation), activation_code(recurrent_activation)
+    act, ract = _codes(activation, recurrent_activation, h.dtype)
+    B, H = h.shape
     h_out, c_out = np.empty_like(h), np.empty_like(c)
     _step_compiled(np.ascontiguousarray(x), W, U, b, np.ascontiguousarray(h),
-                   np.ascontiguousarray(c), act, ract, h_out, c_out)
+                   np.ascontiguousarray(c), act, ract, np.empty((B, 4 * H), h.dtype), h_out, c_out)
     return h_out, c_out
