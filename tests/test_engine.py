@@ -145,3 +145,20 @@ def test_unknown_activation_lists_valid_ones():
     p = make(rng, 1, 1, 1, 1)
     with pytest.raises(ValueError, match="Expected one of: 'linear', 'tanh'.*Received: 'softmax'"):
         engine.forward(p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"], activation="softmax")
+
+
+def test_float32_fast_tanh_and_sigmoid_accuracy():
+    from numba import njit
+    from lstmlab.engine.pointwise import FAST_SIGMOID, FAST_TANH, act_slice
+
+    @njit
+    def apply(v, code):
+        act_slice(v, 0, v.shape[0], code)
+        return v
+
+    x = np.linspace(-40, 40, 400_001).astype(np.float32)
+    exact = np.tanh(x.astype(np.float64))
+    assert np.abs(apply(x.copy(), FAST_TANH) - exact).max() < 4.3e-7
+    sig = 1 / (1 + np.exp(-x.astype(np.float64)))
+    assert np.abs(apply(x.copy(), FAST_SIGMOID) - sig).max() < 2.2e-7
+    assert np.isnan(apply(np.array([np.nan], np.float32), FAST_TANH)[0])   # a diverging model shows it
