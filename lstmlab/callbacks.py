@@ -156,6 +156,17 @@ def _resolve_mode(owner, monitor, mode):
     return "max" if any(word in name for word in _UP_WORDS) else "min"
 
 
+def _implements(callback, hook):
+    """Whether `callback` does anything on `hook` (the base class's hooks do nothing,
+    except that on_train_batch_* pass on to on_batch_*)."""
+    method = getattr(callback, hook)
+    if getattr(method, "__func__", None) is not getattr(Callback, hook):
+        return True
+    if hook.startswith("on_train_batch_"):
+        return _implements(callback, hook.replace("on_train_batch_", "on_batch_"))
+    return False
+
+
 def _pythonify(logs):
     """A new flat dict of the logs with Python floats where possible (sorted, as Keras does)."""
     result = {}
@@ -292,8 +303,11 @@ class CallbackList(Callback):
             callback.set_model(model)
 
     def _call(self, hook, *args, logs=None):
+        takers = [c for c in self.callbacks if _implements(c, hook)]
+        if not takers:                 # most hooks, most batches: nothing to copy or call
+            return
         logs = _pythonify(logs)
-        for callback in self.callbacks:
+        for callback in takers:
             getattr(callback, hook)(*args, logs)
 
     def on_train_begin(self, logs=None):

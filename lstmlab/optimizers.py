@@ -28,6 +28,7 @@ of completed steps, as Keras evaluates ``LearningRateSchedule``s.
 import inspect
 
 import numpy as np
+from numba import njit
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad",
            "get", "serialize", "deserialize"]
@@ -135,6 +136,9 @@ class Optimizer:
     def apply(self, grads, params):
         """Update ``params`` in place from ``grads`` (lists, same order)."""
         grads, params = list(grads), list(params)
+        if self._trusted(grads, params):        # the same arrays as last step: skip the checks
+            self._step(grads, params, list(range(len(params))), grads)
+            return
         if len(grads) != len(params):
             raise ValueError(f"Got {len(grads)} gradients for {len(params)} "
                              "parameters; they must pair up one-to-one.")
@@ -155,6 +159,20 @@ class Optimizer:
             if self.loss_scale_factor is not None:
                 g = g / g.dtype.type(self.loss_scale_factor)
             gs.append(g)
+        self._step(grads, params, live, gs)
+        self._last = params          # the arrays themselves, so an id can never be reused
+
+    def _trusted(self, grads, params):
+        """True when params are exactly last step's arrays and every grad matches its param."""
+        last = getattr(self, "_last", None)
+        if last is None or len(params) != len(last) or len(grads) != len(params):
+            return False
+        for p, g, q in zip(params, grads, last):
+            if p is not q or type(g) is not np.ndarray or g.shape != p.shape or g.dtype != p.dtype:
+                return False
+        return self.loss_scale_factor is None
+
+    def _step(self, grads, params, live, gs):
         gs = self._clip(gs)
         lr = self.learning_rate
         if self.weight_decay is not None:      # base_optimizer._apply_weight_decay
@@ -373,14 +391,26 @@ class Adam(Optimizer):
             specs["velocity_hat"] = 0.0
         return specs
 
+    def _alpha(self, t, lr):
+        """The bias-corrected step size, in the parameters' float type, once per step."""
+        key = (self.iterations, t, lr)
+        if getattr(self, "_alpha_key", None) != key:
+            step = t(self.iterations + 1)
+            b1, b2 = t(self.beta_1), t(self.beta_2)
+            self._alpha_value = t(lr) * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+            self._constants = (t(1 - self.beta_1), t(1 - self.beta_2), t(self.epsilon))
+            self._alpha_key = key
+        return self._alpha_value
+
     def _update(self, g, p, slots, lr):
         t = p.dtype.type
-        step = t(self.iterations + 1)
-        b1, b2 = t(self.beta_1), t(self.beta_2)
-        alpha = t(lr) * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+        alpha = self._alpha(t, lr)
         m, v = slots["momentum"], slots["velocity"]
         # (1 - beta) in double precision, then cast, as Keras does: computing
         # it in float32 makes 1 - float32(0.999) off by 1.3e-5 relative.
+        if not self.amsgrad and g.dtype == p.dtype and g.flags.c_contiguous and p.flags.c_contiguous:
+            _adam_step(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), alpha, *self._constants)
+            return
         m += (g - m) * t(1 - self.beta_1)
         v += (np.square(g) - v) * t(1 - self.beta_2)
         if self.amsgrad:
@@ -392,6 +422,16 @@ class Adam(Optimizer):
         return {**super().get_config(), "beta_1": self.beta_1,
                 "beta_2": self.beta_2, "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad}
+
+
+@njit(cache=True)
+def _adam_step(p, g, m, v, alpha, one_minus_b1, one_minus_b2, eps):
+    """Keras's Adam update in one pass over flat views: the same float32
+    arithmetic as the NumPy expressions above, without their temporaries."""
+    for k in range(p.shape[0]):
+        m[k] += (g[k] - m[k]) * one_minus_b1
+        v[k] += (g[k] * g[k] - v[k]) * one_minus_b2
+        p[k] -= (m[k] * alpha) / (np.sqrt(v[k]) + eps)
 
 
 class AdamW(Adam):
