@@ -80,7 +80,7 @@ def _compile_config(model):
 
 
 def load_model(path, compile=True):
-    """Read a model written by `model.save(path)`."""
+    """Read a model written by `model.save(path)`, or a Keras `.keras` archive / HDF5 `.h5` model."""
     from .sequential import Sequential   # models import saving; break the cycle here
 
     path = os.fspath(path)
@@ -88,16 +88,17 @@ def load_model(path, compile=True):
         raise FileNotFoundError(f"No model file at {path!r}.")
     with open(path, "rb") as f:
         head = f.read(8)
-    if head.startswith(b"\x89HDF"):
-        raise ModelFileError(
-            f"{path!r} is an HDF5 file (a Keras 2 .h5 model?). lstmlab.models.load_model reads "
-            f"files written by lstmlab's model.save; reading Keras HDF5 files is not supported yet."
-        )
+    if head.startswith(b"\x89HDF"):               # a legacy Keras HDF5 model
+        from ..interop.keras_files import load_keras_h5
+        return load_keras_h5(path, compile=compile)
     if not zipfile.is_zipfile(path):
         raise ModelFileError(
             f"{path!r} is not an lstmlab model file (expected a zip archive written by model.save). "
             f"It may be damaged or of another format."
         )
+    from ..interop.keras_files import is_keras_archive, load_keras_archive
+    if is_keras_archive(path):                     # a Keras 3 .keras archive
+        return load_keras_archive(path, compile=compile)
     try:
         with zipfile.ZipFile(path) as z:
             entries = set(z.namelist())

@@ -255,10 +255,26 @@ class Sequential(Trainer):
     reset_state = reset_states
 
     def save(self, filepath, overwrite=True):
-        """Write the model (config, weights, optimizer state) to one file, atomically."""
+        """Write the model (config, weights, optimizer state) to one file, atomically.
+
+        A path ending in '.keras' gets a Keras 3 archive instead (config and weights).
+        """
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath!r} exists and overwrite=False.")
+        if os.fspath(filepath).endswith(".keras"):     # a Keras 3 archive, which Keras loads
+            from ..interop.keras_write import save_keras
+            return save_keras(self, filepath)
         save_model(self, filepath)
+
+    def load_weights(self, filepath):
+        """Read Keras weights (`.weights.h5`, legacy `.h5`, `.keras`) into this built model."""
+        from ..interop.keras_files import load_weights
+        load_weights(self, filepath)
+
+    def export_onnx(self, path, streaming=False, opset=17):
+        """Write an ONNX graph (LSTM operator) of this model; `streaming` adds state inputs/outputs."""
+        from ..interop.onnx_export import export_onnx
+        return export_onnx(self, path, streaming=streaming, opset=opset)
 
     def summary(self, print_fn=None):
         print_summary(self, print_fn=print_fn)
