@@ -1,9 +1,10 @@
-"""The `lstmlab` command: demo, train, forecast, generate.
+"""The `lstmlab` command: demo, train, forecast, generate, explain.
 
     lstmlab demo                                   the seed question, a forecast, a text model
     lstmlab train series.csv --column Passengers --model m.lstmlab
     lstmlab forecast series.csv --column Passengers --steps 12 --plot f.png --out f.csv
     lstmlab generate book.txt --length 300 --mode state
+    lstmlab explain [model.lstmlab]                traces, pictures, experiments, an HTML report
 """
 import argparse
 import csv
@@ -126,6 +127,22 @@ def cmd_generate(args):
                                mode=args.mode, rng=args.random_seed))
 
 
+def cmd_explain(args):
+    from .explain.command import explain
+
+    if args.model is not None and not Path(args.model).exists():
+        raise CommandError(f"No such model file: {args.model}. Pass a file written by model.save or "
+                           f"`lstmlab train`, or none to explain the seed model.")
+    for flag, path in (("--x", args.x), ("--csv", args.csv)):
+        if path is not None and not Path(path).exists():
+            raise CommandError(f"No such file for {flag}: {path}.")
+    try:
+        explain(args.model, out=args.out, x=args.x, csv=args.csv, column=args.column, epochs=args.epochs,
+                sample=args.sample)
+    except (ValueError, KeyError, TypeError) as e:
+        raise CommandError(str(e).strip("'\"")) from None
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="lstmlab", description="LSTM models with the recurrence out in the open.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -167,6 +184,16 @@ def build_parser():
     g.add_argument("--max-chars", type=int, default=100_000, help="train on at most this many characters")
     g.add_argument("--random-seed", type=int, default=None)
     g.set_defaults(func=cmd_generate)
+
+    e = sub.add_parser("explain", help="trace, picture and test a model's use of its state; write an HTML report")
+    e.add_argument("model", nargs="?", help="a saved model (default: train and explain the seed question's model)")
+    e.add_argument("--out", default="lstmlab-explain", help="folder for the pictures and report.html")
+    e.add_argument("--x", help="input to explain: a .npy array (batch, timesteps, features), or one sequence")
+    e.add_argument("--csv", help="a CSV series to window as the model was trained (a `lstmlab train` model)")
+    e.add_argument("--column", help="the CSV column (default: the model's, else the last numeric one)")
+    e.add_argument("--sample", type=int, help="which sample of x the pictures and one-step equations show")
+    e.add_argument("--epochs", type=int, default=300, help="epochs to train the seed model (default: 300)")
+    e.set_defaults(func=cmd_explain)
     return p
 
 
