@@ -174,3 +174,10 @@ def test_set_floatx_float64_end_to_end():
         config.set_floatx("float32")
     with pytest.raises(ValueError, match="'float32' or 'float64'"):
         config.set_floatx("float16")
+
+
+def test_dropout_keeps_a_float64_input_float64():
+    d = layers.Dropout(0.5)
+    x = np.ones((3, 4))
+    assert d(x).dtype == np.float64
+    assert d.forward(x, training=True)[0].dtype == np.float64

@@ -16,7 +16,9 @@ class Dropout(Layer):
         self._rng = config.rng(seed) if seed is not None else None
 
     def forward(self, x, training=False):
-        x = self._prepare(x)
+        # A float input keeps its type: a Dropout inside a float64 model stays float64.
+        x = np.asarray(x)
+        x = x if x.dtype.kind == "f" else self._prepare(x)
         if not training or self.rate == 0.0:
             return x, None
         shape = x.shape
@@ -24,7 +26,7 @@ class Dropout(Layer):
             shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
         rng = self._rng if self._rng is not None else config.rng()
         keep = 1.0 - self.rate
-        mask = ((rng.random(shape) < keep) / keep).astype(self.dtype)
+        mask = ((rng.random(shape) < keep) / keep).astype(x.dtype)
         return x * mask, mask
 
     def backward(self, dy, mask):
