@@ -7,11 +7,77 @@ whole prefix up to that step: the LSTM carries everything it knows about the
 past in h and c, and nothing else.
 """
 import numpy as np
+from numba import njit
 
 from . import engine
+from .engine.kernels import codes, step_into
 from .layers import LSTM, Dense, Dropout, Embedding, LSTMState
 
 __all__ = ["LSTMState", "Stream"]
+
+# Dense activations the compiled head knows; others run through the layer.
+_DENSE_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "softmax": 4}
+
+
+@njit(cache=True)
+def _dense_into(x, W, b, code, out):
+    """out (B, U) = act(x (B, D) W (D, U) + b), for one timestep: no temporaries."""
+    np.dot(x, W, out)
+    for r in range(out.shape[0]):
+        row = out[r]
+        for k in range(row.shape[0]):
+            row[k] += b[k]
+        if code == 1:
+            for k in range(row.shape[0]):
+                row[k] = max(row[k], 0.0)
+        elif code == 2:
+            for k in range(row.shape[0]):
+                row[k] = 1.0 / (1.0 + np.exp(-row[k]))
+        elif code == 3:
+            for k in range(row.shape[0]):
+                row[k] = np.tanh(row[k])
+        elif code == 4:                       # softmax, shifted by the max so exp cannot overflow
+            top = row.max()
+            total = 0.0
+            for k in range(row.shape[0]):
+                row[k] = np.exp(row[k] - top)
+                total += row[k]
+            for k in range(row.shape[0]):
+                row[k] /= total
+
+
+class _LSTMStep:
+    """One LSTM layer's step with everything bound: weights, codes, scratch, (h, c)."""
+
+    def __init__(self, layer, B):
+        H = layer.units
+        self.layer = layer
+        self.b = layer.bias if layer.use_bias else np.zeros(4 * H, layer.dtype)
+        self.codes = codes(layer.activation.name, layer.recurrent_activation.name, layer.dtype)
+        self.z, self.z2 = np.empty((B, 4 * H), layer.dtype), np.empty((B, 4 * H), layer.dtype)
+        self.h, self.c = np.zeros((B, H), layer.dtype), np.zeros((B, H), layer.dtype)
+        self._h, self._c = np.empty_like(self.h), np.empty_like(self.c)   # written, then swapped in
+
+    def __call__(self, x):
+        layer = self.layer
+        step_into(x, layer.kernel, layer.recurrent_kernel, self.b, self.h, self.c, *self.codes,
+                  self.z, self.z2, self._h, self._c)
+        self.h, self._h, self.c, self._c = self._h, self.h, self._c, self.c
+        return self.h
+
+
+class _DenseStep:
+    def __init__(self, layer, B):
+        self.layer = layer
+        self.code = _DENSE_CODES.get(layer.activation.name)
+        self.b = layer.bias if layer.use_bias else np.zeros(layer.units, layer.dtype)
+        self.out = np.empty((B, layer.units), layer.dtype)
+
+    def __call__(self, x):
+        if self.code is None or x.dtype != self.out.dtype:
+            return self.layer.forward(x)[0]
+        _dense_into(x, self.layer.kernel, self.b, self.code, self.out)
+        return self.out
 
 
 class Stream:
@@ -45,7 +111,17 @@ class Stream:
             raise ValueError("This model has no LSTM layer: there is no state to stream.")
         if not model.built:
             raise ValueError("Build the model (fit, predict or give it an input shape) before streaming it.")
-        self.reset()
+        B = self.batch_size
+        self._steps = [_LSTMStep(layer, B) if kind == "lstm" else
+                       _DenseStep(layer, B) if kind == "dense" else
+                       (lambda ids, layer=layer: layer.forward(ids)[0])
+                       for kind, layer in self._plan]
+        self._lstm_steps = [s for s in self._steps if isinstance(s, _LSTMStep)]
+        first = self._plan[0]
+        self._first_is_ids = first[0] == "embedding"
+        self._D = None if self._first_is_ids else (
+            first[1].input_features if first[0] == "lstm" else first[1].kernel.shape[0])
+        self._dtype = np.dtype(first[1].dtype)
         if states is not None:
             self.state = states
 
@@ -55,66 +131,57 @@ class Stream:
 
     def reset(self):
         """Every LSTM back to the zero state."""
-        B = self.batch_size
-        self._h = [np.zeros((B, layer.units), layer.dtype) for layer in self.lstm_layers]
-        self._c = [np.zeros((B, layer.units), layer.dtype) for layer in self.lstm_layers]
+        for st in self._lstm_steps:
+            st.h[...] = 0.0
+            st.c[...] = 0.0
 
     @property
     def state(self):
         """One LSTMState(h (B, H), c (B, H)) per LSTM layer, as copies."""
-        return [LSTMState(h.copy(), c.copy()) for h, c in zip(self._h, self._c)]
+        return [LSTMState(st.h.copy(), st.c.copy()) for st in self._lstm_steps]
 
     @state.setter
     def state(self, states):
         states = list(states)
-        if len(states) != len(self._h):
+        if len(states) != len(self._lstm_steps):
             raise ValueError(
-                f"The model has {len(self._h)} LSTM layer(s); expected one (h, c) each. "
+                f"The model has {len(self._lstm_steps)} LSTM layer(s); expected one (h, c) each. "
                 f"Received {len(states)}."
             )
-        for k, (layer, s) in enumerate(zip(self.lstm_layers, states)):
-            h, c = (np.asarray(a, dtype=layer.dtype) for a in s)
-            want = (self.batch_size, layer.units)
+        for k, (st, s) in enumerate(zip(self._lstm_steps, states)):
+            h, c = (np.asarray(a, dtype=st.layer.dtype) for a in s)
+            want = st.h.shape
             if h.shape != want or c.shape != want:
                 raise ValueError(
-                    f"State {k} (layer '{layer.name}') must be h and c of shape {want}. "
+                    f"State {k} (layer '{st.layer.name}') must be h and c of shape {want}. "
                     f"Received {h.shape} and {c.shape}."
                 )
-            self._h[k], self._c[k] = h.copy(), c.copy()
+            st.h[...], st.c[...] = h, c
 
     def _input(self, x_t):
-        x = np.asarray(x_t)
-        first = self._plan[0][0]
-        if first == "embedding":
-            x = x.reshape(self.batch_size)
-        else:
-            D = self.lstm_layers[0].input_features if first == "lstm" else self._plan[0][1].kernel.shape[0]
-            if x.ndim == 1 and self.batch_size == 1 and x.shape[0] == D:
-                x = x[None]
-            if x.shape != (self.batch_size, D):
-                raise ValueError(
-                    f"stream.step takes one timestep of shape (batch, features) = "
-                    f"({self.batch_size}, {D}). Received shape {x.shape}."
-                )
+        if self._first_is_ids:
+            return np.asarray(x_t).reshape(self.batch_size)
+        x = x_t if type(x_t) is np.ndarray and x_t.dtype == self._dtype else np.asarray(x_t, self._dtype)
+        if x.shape != (self.batch_size, self._D):
+            if x.ndim == 1 and self.batch_size == 1 and x.shape[0] == self._D:
+                return x.reshape(1, self._D)
+            raise ValueError(
+                f"stream.step takes one timestep of shape (batch, features) = "
+                f"({self.batch_size}, {self._D}). Received shape {x.shape}."
+            )
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
         return x
 
     def step(self, x_t):
-        """x_t (B, features) -> the model's output for this step, (B, outputs)."""
+        """x_t (B, features) -> the model's output for this step, (B, outputs).
+
+        O(1) work whatever came before: each LSTM advances its (h, c) by one step.
+        """
         y = self._input(x_t)
-        k = 0
-        for kind, layer in self._plan:
-            if kind == "lstm":
-                b = layer.bias if layer.use_bias else np.zeros(4 * layer.units, layer.dtype)
-                self._h[k], self._c[k] = engine.step(
-                    np.asarray(y, layer.dtype), layer.kernel, layer.recurrent_kernel, b,
-                    self._h[k], self._c[k], layer.activation.name, layer.recurrent_activation.name)
-                y = self._h[k]
-                k += 1
-            elif kind == "dense":
-                y = layer.forward(y)[0]
-            else:
-                y = layer.forward(y)[0]
-        return y.copy() if y is self._h[k - 1] else y
+        for st in self._steps:
+            y = st(y)
+        return y.copy()
 
     def feed(self, sequence):
         """sequence (B, T, features) -> outputs at every step (B, T, outputs); the state moves T steps.
@@ -128,17 +195,16 @@ class Stream:
                 f"stream.feed takes a sequence of shape (batch, timesteps, features) with batch "
                 f"{self.batch_size}. Received shape {y.shape}."
             )
-        k = 0
+        lstm_steps = iter(self._lstm_steps)
         for kind, layer in self._plan:
             if kind == "lstm":
+                st = next(lstm_steps)
                 x = layer._check_input(y)
-                b = layer.bias if layer.use_bias else np.zeros(4 * layer.units, layer.dtype)
-                y, self._h[k], self._c[k], _ = engine.forward(
-                    x, layer.kernel, layer.recurrent_kernel, b, self._h[k], self._c[k],
+                y, h, c, _ = engine.forward(
+                    x, layer.kernel, layer.recurrent_kernel, st.b, st.h, st.c,
                     activation=layer.activation.name,
                     recurrent_activation=layer.recurrent_activation.name)
-                self._h[k], self._c[k] = self._h[k].copy(), self._c[k].copy()
-                k += 1
+                st.h[...], st.c[...] = h, c
             else:
                 y = layer.forward(y)[0]
         return y

@@ -181,3 +181,10 @@ def test_dropout_keeps_a_float64_input_float64():
     x = np.ones((3, 4))
     assert d(x).dtype == np.float64
     assert d.forward(x, training=True)[0].dtype == np.float64
+
+
+def test_new_weights_are_c_contiguous():
+    """The kernels stride through rows; an initializer's transposed view would slow them tenfold."""
+    lstm, dense = layers.LSTM(H), layers.Dense(3)
+    dense(lstm(x3()))
+    assert all(w.flags.c_contiguous for w in lstm.weights + dense.weights)

@@ -112,24 +112,38 @@ def _backward_loop(dout, dh, dc, hs, cs, gates, ac, U, mask, zero_output, act, r
                 dh[b, j] = dh_prev[b, j] * rmask[b, j] if rmask.shape[0] > 0 else dh_prev[b, j]
 
 
-def _step_kernel(x, W, U, b, h, c, act, ract, z, h_out, c_out):
-    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z (B, 4H) is scratch."""
+# Below this many units the single step multiplies in its own loops; above, BLAS's
+# matrix-vector product is faster than they are.
+STEP_BLAS_MIN_UNITS = 32
+
+
+def _step_kernel(x, W, U, b, h, c, act, ract, z, z2, h_out, c_out):
+    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z, z2 (B, 4H) are scratch."""
     B, H = h.shape
     D = x.shape[1]
+    if H >= STEP_BLAS_MIN_UNITS:
+        np.dot(x, W, z)
+        np.dot(h, U, z2)
+        for r in range(B):
+            for k in range(4 * H):
+                z[r, k] += z2[r, k] + b[k]
+    else:
+        for r in range(B):
+            zr = z[r]
+            for k in range(4 * H):
+                zr[k] = b[k]
+            for d in range(D):                      # z += x W, a row of W at a time
+                xd = x[r, d]
+                Wd = W[d]
+                for k in range(4 * H):
+                    zr[k] += xd * Wd[k]
+            for m in range(H):                      # z += h U
+                hm = h[r, m]
+                Um = U[m]
+                for k in range(4 * H):
+                    zr[k] += hm * Um[k]
     for r in range(B):
         zr = z[r]
-        for k in range(4 * H):
-            zr[k] = b[k]
-        for d in range(D):                          # z += x W, a row of W at a time
-            xd = x[r, d]
-            Wd = W[d]
-            for k in range(4 * H):
-                zr[k] += xd * Wd[k]
-        for m in range(H):                          # z += h U
-            hm = h[r, m]
-            Um = U[m]
-            for k in range(4 * H):
-                zr[k] += hm * Um[k]
         act_slice(zr, 0, 2 * H, ract)
         act_slice(zr, 2 * H, 3 * H, act)
         act_slice(zr, 3 * H, 4 * H, ract)
@@ -143,14 +157,15 @@ _forward_serial = njit(cache=True, fastmath=FASTMATH)(_forward_loop)
 _forward_parallel = njit(cache=True, fastmath=FASTMATH, parallel=True)(_forward_loop)
 _backward_serial = njit(cache=True, fastmath=FASTMATH)(_backward_loop)
 _backward_parallel = njit(cache=True, fastmath=FASTMATH, parallel=True)(_backward_loop)
-_step_compiled = njit(cache=True, fastmath=FASTMATH)(_step_kernel)
+step_into = njit(cache=True, fastmath=FASTMATH)(_step_kernel)
 
 
 def _parallel(B, H):
     return B * H >= PARALLEL_MIN_CELLS
 
 
-def _codes(activation, recurrent_activation, dtype):
+def codes(activation, recurrent_activation, dtype):
+    """The kernels' activation codes for these names at this float type."""
     return (kernel_code(activation_code(activation), dtype),
             kernel_code(activation_code(recurrent_activation), dtype))
 
@@ -159,7 +174,7 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
             activation="tanh", recurrent_activation="sigmoid", rmask=None):
     """x (B, T, D) -> out (B, T, H), h_T (B, H), c_T (B, H), cache."""
     dt = x.dtype
-    act, ract = _codes(activation, recurrent_activation, dt)
+    act, ract = codes(activation, recurrent_activation, dt)
     B, T, D = x.shape
     H = U.shape[0]
     xt = np.ascontiguousarray(x.transpose(1, 0, 2))           # (T, B, D)
@@ -195,9 +210,10 @@ def backward(dout, dh_T, dc_T, cache):
 
 def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):
     """One timestep: x (B, D), h (B, H), c (B, H) -> new h (B, H), new c (B, H)."""
-    act, ract = _codes(activation, recurrent_activation, h.dtype)
+    act, ract = codes(activation, recurrent_activation, h.dtype)
     B, H = h.shape
     h_out, c_out = np.empty_like(h), np.empty_like(c)
-    _step_compiled(np.ascontiguousarray(x), W, U, b, np.ascontiguousarray(h),
-                   np.ascontiguousarray(c), act, ract, np.empty((B, 4 * H), h.dtype), h_out, c_out)
+    z, z2 = np.empty((B, 4 * H), h.dtype), np.empty((B, 4 * H), h.dtype)
+    step_into(np.ascontiguousarray(x), np.ascontiguousarray(W), np.ascontiguousarray(U), b,
+              np.ascontiguousarray(h), np.ascontiguousarray(c), act, ract, z, z2, h_out, c_out)
     return h_out, c_out

@@ -158,6 +158,18 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
 
 
+def new_weight(initializer, shape, dtype, name):
+    """A fresh weight from its initializer: C-contiguous (the kernels stride through rows), of
+    exactly `shape` and `dtype`, whatever a custom initializer returns."""
+    w = np.ascontiguousarray(initializer(shape, dtype=dtype), dtype=dtype)
+    if w.shape != tuple(shape):
+        raise ValueError(
+            f"Layer '{name}': the initializer {initializer!r} returned shape {w.shape}; "
+            f"expected {tuple(shape)}."
+        )
+    return w
+
+
 def as_float_array(inputs, dtype, name):
     """NumPy, lists, pandas objects -> a float ndarray, or a clear error."""
     try:

@@ -4,7 +4,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import activations, initializers
-from .base import Grads, Layer
+from .base import Grads, Layer, new_weight
 
 
 class _Cache(NamedTuple):
@@ -30,9 +30,9 @@ class Dense(Layer):
 
     def build(self, input_shape):
         D = int(input_shape[-1])
-        self.kernel = self.kernel_initializer((D, self.units), dtype=self.dtype)   # (D, units)
+        self.kernel = new_weight(self.kernel_initializer, (D, self.units), self.dtype, self.name)  # (D, units)
         if self.use_bias:
-            self.bias = self.bias_initializer((self.units,), dtype=self.dtype)     # (units,)
+            self.bias = new_weight(self.bias_initializer, (self.units,), self.dtype, self.name)   # (units,)
         self.built = True
 
     def forward(self, x, training=False):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import initializers
-from .base import Grads, Layer
+from .base import Grads, Layer, new_weight
 
 
 class Embedding(Layer):
@@ -22,7 +22,8 @@ class Embedding(Layer):
         self.embeddings = None
 
     def build(self, input_shape):
-        self.embeddings = self.embeddings_initializer((self.input_dim, self.output_dim), dtype=self.dtype)
+        self.embeddings = new_weight(self.embeddings_initializer, (self.input_dim, self.output_dim),
+                                     self.dtype, self.name)
         self.built = True
 
     def _ids(self, x):

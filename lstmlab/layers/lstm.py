@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import activations, config, engine, initializers
 from ..engine.common import activation_code
-from .base import Grads, Layer, as_float_array, check_finite
+from .base import Grads, Layer, as_float_array, check_finite, new_weight
 
 
 class LSTMState(NamedTuple):
@@ -79,19 +79,19 @@ class LSTM(Layer):
     # -- weights ----------------------------------------------------------
     def build(self, input_shape):
         D, H = int(input_shape[-1]), self.units
-        self.kernel = self.kernel_initializer((D, 4 * H), dtype=self.dtype)
-        self.recurrent_kernel = self.recurrent_initializer((H, 4 * H), dtype=self.dtype)
+        self.kernel = new_weight(self.kernel_initializer, (D, 4 * H), self.dtype, self.name)
+        self.recurrent_kernel = new_weight(self.recurrent_initializer, (H, 4 * H), self.dtype, self.name)
         if self.use_bias:
             if self.unit_forget_bias:
                 # Keras: the forget slice starts at exactly 1.0 so that, early in
                 # training, the cell keeps what it holds (Jozefowicz et al., 2015).
                 self.bias = np.concatenate([
-                    self.bias_initializer((H,), dtype=self.dtype),
+                    new_weight(self.bias_initializer, (H,), self.dtype, self.name),
                     np.ones((H,), self.dtype),
-                    self.bias_initializer((2 * H,), dtype=self.dtype),
+                    new_weight(self.bias_initializer, (2 * H,), self.dtype, self.name),
                 ])
             else:
-                self.bias = self.bias_initializer((4 * H,), dtype=self.dtype)
+                self.bias = new_weight(self.bias_initializer, (4 * H,), self.dtype, self.name)
         self.built = True
 
     @property
