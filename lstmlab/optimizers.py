@@ -424,7 +424,7 @@ class Adam(Optimizer):
                 "amsgrad": self.amsgrad}
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _adam_step(p, g, m, v, alpha, one_minus_b1, one_minus_b2, eps):
     """Keras's Adam update in one pass over flat views: the same float32
     arithmetic as the NumPy expressions above, without their temporaries."""

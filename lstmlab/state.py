@@ -19,7 +19,7 @@ __all__ = ["LSTMState", "Stream"]
 _DENSE_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "softmax": 4}
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dense_into(x, W, b, code, out):
     """out (B, U) = act(x (B, D) W (D, U) + b), for one timestep: no temporaries."""
     np.dot(x, W, out)

@@ -1,4 +1,5 @@
 """The Numba engine against its NumPy twin (1e-12, float64), and the twin against calculus."""
+import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -125,14 +126,20 @@ def test_float32_stays_float32():
     np.testing.assert_allclose(out, ref_out, atol=1e-5)
 
 
-def test_parallel_path_equals_serial(monkeypatch):
+@pytest.mark.parametrize("B,masked", [(16, False), (5, True)])
+def test_parallel_path_equals_serial(monkeypatch, B, masked):
+    """Threads split the batch rows (odd counts too); each runs every step for its rows."""
     rng = np.random.default_rng(1)
-    p = make(rng, 16, 5, 3, 8)
+    p = make(rng, B, 5, 3, 8)
     args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
-    serial = engine.forward(*args)
+    kw = {}
+    if masked:
+        kw = {"mask": rng.random((B, 5)) > 0.3, "rmask": (rng.random((B, 8)) > 0.3) / 0.7}
+    serial = engine.forward(*args, **kw)
     from lstmlab.engine import kernels
     monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1)
-    par = engine.forward(*args)
+    assert kernels._chunks(B, 8) == min(numba.get_num_threads(), B)
+    par = engine.forward(*args, **kw)
     np.testing.assert_allclose(par[0], serial[0], atol=1e-12)
     d = rng.normal(size=serial[0].shape)
     z = np.zeros_like(serial[1])

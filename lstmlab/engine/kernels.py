@@ -9,9 +9,11 @@ three large products after the loop. The pointwise passes run in parallel
 over the batch (never over time); the time loop itself is compiled, so no
 Python runs per timestep, and nothing is allocated inside it.
 """
+import numba
 import numpy as np
 from numba import njit, prange
 
+from . import blas  # noqa: F401  (one BLAS thread inside the kernels)
 from .common import NO_ARRAY, Cache, activation_code, as_mask, weight_grads
 from .pointwise import FASTMATH, TANH, SIGMOID, FAST_TANH, FAST_SIGMOID, act_scalar, act_slice, \
     dact_scalar, kernel_code
@@ -25,26 +27,29 @@ ONE = np.float32(1.0)
 PARALLEL_MIN_CELLS = 8192
 
 
-def _forward_loop(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask):
-    """xw (T, B, 4H) with bias; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
+def _forward_rows(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
+    """The whole time loop for batch rows b0:b1 (rows never interact, so threads split them).
 
+    xw (T, B, 4H) with bias; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
     `out` (T, B, H) is filled only when masked; unmasked, the output is hs[1:].
     """
     T, B, H4 = xw.shape
     H = H4 // 4
-    z = np.empty((B, H4), xw.dtype)                 # recurrent product, reused every step
-    h_drop = np.empty((B, H), xw.dtype)
+    n = b1 - b0
+    z = np.empty((n, H4), xw.dtype)                 # recurrent product, reused every step
+    h_drop = np.empty((n, H), xw.dtype)
     masked = mask.shape[0] > 0
     for t in range(T):
         if rmask.shape[0] > 0:
-            for b in range(B):
+            for r in range(n):
                 for j in range(H):
-                    h_drop[b, j] = hs[t, b, j] * rmask[b, j]
+                    h_drop[r, j] = hs[t, b0 + r, j] * rmask[b0 + r, j]
             np.dot(h_drop, U, z)
         else:
-            np.dot(hs[t], U, z)
-        for b in prange(B):
-            g, zb, xb = gates[t, b], z[b], xw[t, b]
+            np.dot(hs[t, b0:b1], U, z)             # (n, H) @ (H, 4H), one contiguous block
+        for r in range(n):
+            b = b0 + r
+            g, zb, xb = gates[t, b], z[r], xw[t, b]
             for k in range(H4):
                 g[k] = zb[k] + xb[k]
             act_slice(g, 0, 2 * H, ract)            # i, f
@@ -69,27 +74,32 @@ def _forward_loop(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, r
                         out[t, b, j] = 0.0 if (zero_output or t == 0) else out[t - 1, b, j]
 
 
-def _backward_loop(dout, dh, dc, hs, cs, gates, ac, U, mask, zero_output, act, ract, rmask, dz):
-    """dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. Fills dz (T, B, 4H)."""
+def _backward_rows(dout, dh, dc, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask, dz,
+                   b0, b1):
+    """The reverse time loop for batch rows b0:b1.
+
+    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. Fills dz (T, B, 4H).
+    """
     T, B, H4 = dz.shape
     H = H4 // 4
-    UT = np.ascontiguousarray(U.T)                  # (4H, H)
-    dh_prev = np.empty((B, H), dz.dtype)
-    d_repeat = np.zeros((B, H), dz.dtype)           # reaches out_t via later masked repeats
+    n = b1 - b0
+    dh_prev = np.empty((n, H), dz.dtype)
+    d_repeat = np.zeros((n, H), dz.dtype)           # reaches out_t via later masked repeats
     masked = mask.shape[0] > 0
     plain = (act == TANH or act == FAST_TANH) and (ract == SIGMOID or ract == FAST_SIGMOID)
     for t in range(T - 1, -1, -1):
-        for b in prange(B):
+        for r in range(n):
+            b = b0 + r
             g, a, d, c_prev = gates[t, b], ac[t, b], dz[t, b], cs[t, b]
             if masked and mask[t, b] == 0:          # state passed through untouched
                 for j in range(H):
-                    d_repeat[b, j] = 0.0 if zero_output else dout[t, b, j] + d_repeat[b, j]
+                    d_repeat[r, j] = 0.0 if zero_output else dout[t, b, j] + d_repeat[r, j]
                 for k in range(H4):
                     d[k] = 0.0
                 continue
             for j in range(H):
-                dht = dh[b, j] + dout[t, b, j] + d_repeat[b, j]
-                d_repeat[b, j] = 0.0
+                dht = dh[b, j] + dout[t, b, j] + d_repeat[r, j]
+                d_repeat[r, j] = 0.0
                 i, f, gg, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
                 if plain:                           # tanh and sigmoid, written out
                     dct = dc[b, j] + dht * o * (ONE - a[j] * a[j])
@@ -104,12 +114,35 @@ def _backward_loop(dout, dh, dc, hs, cs, gates, ac, U, mask, zero_output, act, r
                     d[2 * H + j] = dct * i * dact_scalar(gg, act)
                     d[3 * H + j] = dht * a[j] * dact_scalar(o, ract)
                 dc[b, j] = dct * f
-        np.dot(dz[t], UT, dh_prev)
-        for b in prange(B):
+        np.dot(dz[t, b0:b1], UT, dh_prev)          # (n, 4H) @ (4H, H)
+        for r in range(n):
+            b = b0 + r
             if masked and mask[t, b] == 0:
                 continue
             for j in range(H):
-                dh[b, j] = dh_prev[b, j] * rmask[b, j] if rmask.shape[0] > 0 else dh_prev[b, j]
+                dh[b, j] = dh_prev[r, j] * rmask[b, j] if rmask.shape[0] > 0 else dh_prev[r, j]
+
+
+_forward_rows_c = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_forward_rows)
+_backward_rows_c = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_backward_rows)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _forward_chunks(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, chunks):
+    """Parallel over the batch, never over time: each thread runs every step for its rows."""
+    B = xw.shape[1]
+    for k in prange(chunks):
+        _forward_rows_c(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask,
+                        k * B // chunks, (k + 1) * B // chunks)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _backward_chunks(dout, dh, dc, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask, dz,
+                     chunks):
+    B = dz.shape[1]
+    for k in prange(chunks):
+        _backward_rows_c(dout, dh, dc, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
+                         dz, k * B // chunks, (k + 1) * B // chunks)
 
 
 # Below this many units the single step multiplies in its own loops; above, BLAS's
@@ -153,15 +186,14 @@ def _step_kernel(x, W, U, b, h, c, act, ract, z, z2, h_out, c_out):
             h_out[r, j] *= zr[3 * H + j]
 
 
-_forward_serial = njit(cache=True, fastmath=FASTMATH)(_forward_loop)
-_forward_parallel = njit(cache=True, fastmath=FASTMATH, parallel=True)(_forward_loop)
-_backward_serial = njit(cache=True, fastmath=FASTMATH)(_backward_loop)
-_backward_parallel = njit(cache=True, fastmath=FASTMATH, parallel=True)(_backward_loop)
-step_into = njit(cache=True, fastmath=FASTMATH)(_step_kernel)
+step_into = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_step_kernel)
 
 
-def _parallel(B, H):
-    return B * H >= PARALLEL_MIN_CELLS
+def _chunks(B, H):
+    """How many threads share the batch: one each for big enough work, else 1 (no launch)."""
+    if B * H < PARALLEL_MIN_CELLS or B < 2:
+        return 1
+    return min(numba.get_num_threads(), B)
 
 
 def codes(activation, recurrent_activation, dtype):
@@ -186,8 +218,12 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     gates = np.empty((T, B, 4 * H), dt)
     ac = np.empty((T, B, H), dt)
     out = np.empty((T, B, H), dt) if m.size else NO_ARRAY.astype(dt).reshape(0, 0, 0)
-    loop = _forward_parallel if _parallel(B, H) else _forward_serial
-    loop(xw, np.ascontiguousarray(U), hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm)
+    args = (xw, np.ascontiguousarray(U), hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm)
+    chunks = _chunks(B, H)
+    if chunks > 1:
+        _forward_chunks(*args, chunks)
+    else:
+        _forward_rows_c(*args, 0, B)
     cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
     seq = out if m.size else hs[1:]
     return seq.transpose(1, 0, 2), hs[T], cs[T], cache
@@ -201,9 +237,13 @@ def backward(dout, dh_T, dc_T, cache):
     dh = np.array(dh_T, dtype=dt, order="C")                  # updated in place to d h_0
     dc = np.array(dc_T, dtype=dt, order="C")
     dz = np.empty((T, B, 4 * H), dt)
-    loop = _backward_parallel if _parallel(B, H) else _backward_serial
-    loop(dout, dh, dc, cache.hs, cache.cs, cache.gates, cache.ac, np.ascontiguousarray(cache.U),
-         cache.mask, cache.zero_output, cache.act, cache.ract, cache.rmask, dz)
+    args = (dout, dh, dc, cache.hs, cache.cs, cache.gates, cache.ac, np.ascontiguousarray(cache.U.T),
+            cache.mask, cache.zero_output, cache.act, cache.ract, cache.rmask, dz)
+    chunks = _chunks(B, H)
+    if chunks > 1:
+        _backward_chunks(*args, chunks)
+    else:
+        _backward_rows_c(*args, 0, B)
     dx, dW, dU, db = weight_grads(dz, cache)
     return dx, dW, dU, db, dh, dc
 

@@ -27,11 +27,14 @@ CLIP = np.float32(9.0)
 HALF = np.float32(0.5)
 
 # The flags that let LLVM fuse multiply-adds and vectorise divisions, but not
-# assume away NaN and inf (a diverging model must still show its NaN).
+# assume away NaN and inf (a diverging model must still show its NaN). Every
+# kernel also compiles with error_model="numpy": a division by zero gives inf
+# as in NumPy instead of raising, which is what lets LLVM vectorise divisions
+# at all (the check for Python's ZeroDivisionError blocks it, 8x slower).
 FASTMATH = {"contract", "afn", "arcp", "nsz"}
 
 
-@njit(inline="always", fastmath=FASTMATH, cache=True)
+@njit(inline="always", fastmath=FASTMATH, cache=True, error_model="numpy")
 def fast_tanh(x):
     x = min(max(x, -CLIP), CLIP)
     x2 = x * x
@@ -40,12 +43,12 @@ def fast_tanh(x):
     return x * num / den
 
 
-@njit(inline="always", fastmath=FASTMATH, cache=True)
+@njit(inline="always", fastmath=FASTMATH, cache=True, error_model="numpy")
 def fast_sigmoid(x):
     return HALF + HALF * fast_tanh(HALF * x)
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always", cache=True, error_model="numpy")
 def act_scalar(y, code):
     """One value; for the rare activations and the single-step kernel."""
     if code == TANH:
@@ -63,7 +66,7 @@ def act_scalar(y, code):
     return y
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always", cache=True, error_model="numpy")
 def dact_scalar(y, code):
     """The activation's derivative, written from its output y."""
     if code == TANH or code == FAST_TANH:
@@ -77,7 +80,7 @@ def dact_scalar(y, code):
     return 1.0
 
 
-@njit(inline="always", fastmath=FASTMATH, cache=True)
+@njit(inline="always", fastmath=FASTMATH, cache=True, error_model="numpy")
 def act_slice(v, lo, hi, code):
     """v[lo:hi] = act(v[lo:hi]) in place, one loop per activation."""
     if code == FAST_SIGMOID:
