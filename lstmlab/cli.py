@@ -118,7 +118,10 @@ def cmd_generate(args):
     if len(text) < 200:
         raise CommandError(f"{path} holds {len(text)} characters; a character model needs a few thousand.")
     text = text[: args.max_chars]
-    model, vocab = train_char_rnn(text, units=args.units, seq_len=50, batch_size=32, epochs=args.epochs)
+    from .optimizers import Adam
+
+    model, vocab = train_char_rnn(text, units=args.units, seq_len=50, batch_size=32, epochs=args.epochs,
+                                  optimizer=Adam(learning_rate=args.learning_rate))
     seed = args.seed if args.seed is not None else text[:50]
     missing = sorted(set(seed) - set(vocab.chars))
     if missing:
@@ -180,7 +183,8 @@ def build_parser():
     g.add_argument("--temperature", type=float, default=0.5)
     g.add_argument("--seed", help="text to start from (default: the file's first 50 characters)")
     g.add_argument("--units", type=int, default=128)
-    g.add_argument("--epochs", type=int, default=3)
+    g.add_argument("--epochs", type=int, default=6)
+    g.add_argument("--learning-rate", type=float, default=0.01, help="Adam's step size (default: 0.01)")
     g.add_argument("--max-chars", type=int, default=100_000, help="train on at most this many characters")
     g.add_argument("--random-seed", type=int, default=None)
     g.set_defaults(func=cmd_generate)
