@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from .. import config, losses, metrics as metrics_module, optimizers
+from . import fused
 from .progress import ProgressBar
 
 
@@ -218,6 +219,13 @@ class Trainer:
         self._check_targets(x, y)
         verbose = 1 if verbose == "auto" else int(verbose)
 
+        if fused.eligible(self, callbacks, validation_data, verbose, shuffle, initial_epoch):
+            losses = fused.fit(self, x, y, batch_size, epochs, shuffle, config.rng())
+            history = callbacks_module.History()
+            history.set_model(self)
+            history.history, history.epoch = {"loss": losses.tolist()}, list(range(epochs))
+            self.history = history
+            return history
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
             list(callbacks or []) + [history], model=self,
