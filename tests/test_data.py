@@ -1,18 +1,16 @@
 """lstmlab.data: series helpers (windows, splits, scalers, baselines, walk-forward)."""
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lstmlab import data
+from lstmlab import data, datasets
 from lstmlab.data import (
     MinMaxScaler, StandardScaler, as_series, make_windows, persistence_forecast, read_csv_series,
     rmse, scale, seasonal_naive_forecast, train_test_split, unscale, walk_forward,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-AIRLINE = DATA / "airline-passengers.csv"
+AIRLINE = datasets.path("airline-passengers.csv")      # shipped with lstmlab, byte for byte
 
 
 def brownlee_create_dataset(dataset, look_back=1):

@@ -1,16 +1,14 @@
 """lstmlab.text: vocabulary, training sets, sampling, stateful char-rnn."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lstmlab import Dense, Embedding, Input, LSTM, Sequential, config
+from lstmlab import Dense, Embedding, Input, LSTM, Sequential, config, datasets
 from lstmlab.text import (
     Vocabulary, char_windows, generate_text, stateful_text_batches, train_char_rnn,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEXT = ("the quick brown fox jumps over the lazy dog. a stitch in time saves nine. "
         "all that glitters is not gold. the early bird catches the worm. ") * 2
 
@@ -193,7 +191,7 @@ def test_stateful_training_sparse_targets_on_3d_output():
 
 def test_train_char_rnn_on_wonderland_generates():
     config.set_random_seed(4)
-    text = (DATA / "wonderland.txt").read_text()[:2000]
+    text = datasets.wonderland()[:2000]
     model, v = train_char_rnn(text, units=32, seq_len=25, batch_size=8, epochs=1)
     assert model.batch_input_shape[0] == 1 and v.size == len(set(text))
     assert len(model.history.history["loss"]) == 1
