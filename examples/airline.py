@@ -18,8 +18,8 @@ month = this month): an LSTM that cannot beat it has learnt nothing useful.
     .venv/bin/python examples/airline.py                      # all five
     .venv/bin/python examples/airline.py --variant stateful --epochs 20
 
-The data file is not shipped with the package; by default it is read from
-../shared/data/airline-passengers.csv next to the repository (pass --data).
+By default it reads the copy of airline-passengers.csv shipped with lstmlab
+(lstmlab/datasets/); pass --data to read another.
 """
 import argparse
 import csv
@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmlab import config
+from lstmlab import config, datasets
 from lstmlab.layers import LSTM, Dense
 from lstmlab.models import Sequential
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "airline-passengers.csv"
+DEFAULT_DATA = datasets.path("airline-passengers.csv")
 
 # name -> how the tutorial builds that variant.
 #   look_back: months of history per sample
@@ -64,7 +64,7 @@ def load_series(path=None):
         if path == DEFAULT_DATA:
             raise FileNotFoundError(
                 f"The airline data was not found where this script looks by default: {path} "
-                f"(../shared/data/airline-passengers.csv, next to the repository). "
+                f"(the copy shipped with lstmlab; is the package installed whole?). "
                 f"Pass the file with --data PATH (e.g. a copy of airline-passengers.csv from "
                 f"github.com/jbrownlee/Datasets)."
             )
