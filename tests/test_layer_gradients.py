@@ -80,3 +80,15 @@ def test_dropout_gradient_is_its_mask():
     x = np.ones((4, 6), "float32")
     y, mask = layer.forward(x, training=True)
     np.testing.assert_array_equal(layer.backward(np.ones_like(y), mask).inputs, y)
+
+
+def test_lstm_backward_can_skip_the_input_gradient():
+    rng = np.random.default_rng(3)
+    layer = layers.LSTM(H, dtype="float64")
+    x = rng.normal(size=(B, T, D))
+    y, cache = layer.forward(x)
+    dy = rng.normal(size=y.shape)
+    full, lean = layer.backward(dy, cache), layer.backward(dy, cache, inputs=False)
+    assert lean.inputs is None
+    for a, b in zip(full.weights + full.states, lean.weights + lean.states):
+        np.testing.assert_array_equal(a, b)

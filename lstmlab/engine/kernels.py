@@ -229,8 +229,11 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     return seq.transpose(1, 0, 2), hs[T], cs[T], cache
 
 
-def backward(dout, dh_T, dc_T, cache):
-    """Gradients of (out (B, T, H), h_T, c_T) back to dx (B, T, D), dW, dU, db, dh0, dc0."""
+def backward(dout, dh_T, dc_T, cache, inputs=True):
+    """Gradients of (out (B, T, H), h_T, c_T) back to dx (B, T, D), dW, dU, db, dh0, dc0.
+
+    With `inputs` False, dx is None: its product is skipped.
+    """
     T, B, D, H = cache.shape
     dt = cache.x.dtype
     dout = np.ascontiguousarray(dout.transpose(1, 0, 2), dt)  # (T, B, H)
@@ -244,7 +247,7 @@ def backward(dout, dh_T, dc_T, cache):
         _backward_chunks(*args, chunks)
     else:
         _backward_rows_c(*args, 0, B)
-    dx, dW, dU, db = weight_grads(dz, cache)
+    dx, dW, dU, db = weight_grads(dz, cache, inputs)
     return dx, dW, dU, db, dh, dc
 
 

@@ -86,8 +86,11 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     return out.transpose(1, 0, 2), hs[T], cs[T], cache
 
 
-def backward(dout, dh_T, dc_T, cache):
-    """Gradients of (out (B, T, H), h_T, c_T) back to dx (B, T, D), dW, dU, db, dh0, dc0."""
+def backward(dout, dh_T, dc_T, cache, inputs=True):
+    """Gradients of (out (B, T, H), h_T, c_T) back to dx (B, T, D), dW, dU, db, dh0, dc0.
+
+    With `inputs` False, dx is None: its product is skipped.
+    """
     T, B, D, H = cache.shape
     m = cache.mask.astype(bool)
     rmask = cache.rmask if cache.rmask.size else None
@@ -118,7 +121,7 @@ def backward(dout, dh_T, dc_T, cache):
         dc = dct * f + dc_keep
         dh_prev = dz[t] @ cache.U.T
         dh = (dh_prev if rmask is None else dh_prev * rmask) + dh_keep
-    dx, dW, dU, db = weight_grads(dz, cache)
+    dx, dW, dU, db = weight_grads(dz, cache, inputs)
     return dx, dW, dU, db, dh, dc
 
 

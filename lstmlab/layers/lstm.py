@@ -236,8 +236,11 @@ class LSTM(Layer):
         result = [y, h, c] if self.return_state else y
         return result, _Cache(cache, (B, T, D), input_mask)
 
-    def backward(self, dy, cache):
+    def backward(self, dy, cache, inputs=True):
         """dy (output's gradient; [dy, dh, dc] with return_state) -> Grads.
+
+        `inputs=False` skips the input's gradient (Grads.inputs is None): a
+        model's first layer has nothing below it to pass it to.
 
         A stateful layer's carried state is a constant here: gradients stop at
         the batch boundary (truncated backpropagation through time), as in Keras.
@@ -256,12 +259,14 @@ class LSTM(Layer):
                 dout[:, -1] = dy
         dh = np.zeros((B, H), dt) if dh is None else dh
         dc = np.zeros((B, H), dt) if dc is None else dc
-        dx, dW, dU, db, dh0, dc0 = engine.backward(dout, dh, dc, cache.engine)
+        dx, dW, dU, db, dh0, dc0 = engine.backward(dout, dh, dc, cache.engine, inputs)
+        dweights = [dW, dU, db] if self.use_bias else [dW, dU]
+        if dx is None:
+            return Grads(None, dweights, [dh0, dc0])
         if cache.input_mask is not None:
             dx = dx * cache.input_mask
         if self.go_backwards:
             dx = dx[:, ::-1]
-        dweights = [dW, dU, db] if self.use_bias else [dW, dU]
         return Grads(np.ascontiguousarray(dx), dweights, [dh0, dc0])
 
     def compute_output_shape(self, input_shape):

@@ -149,7 +149,10 @@ class Sequential(Trainer):
             else:
                 if getattr(layer, "return_state", False):
                     dy = [dy, None, None]
-                g = layer.backward(dy, cache)
+                if i == 0 and isinstance(layer, layers_module.LSTM):
+                    g = layer.backward(dy, cache, inputs=False)   # nothing below to pass it to
+                else:
+                    g = layer.backward(dy, cache)
             if layer.trainable:
                 grads[:0] = g.weights
             dy = g.inputs
