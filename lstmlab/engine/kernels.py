@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import blas  # noqa: F401  (one BLAS thread inside the kernels)
-from .common import NO_ARRAY, Cache, activation_code, as_mask, weight_grads
+from .common import NO_ARRAY, Cache, activation_code, as_mask
 from .pointwise import FASTMATH, TANH, SIGMOID, FAST_TANH, FAST_SIGMOID, act_scalar, act_slice, \
     dact_scalar, kernel_code
 
@@ -24,20 +24,30 @@ ONE = np.float32(1.0)
 
 # Below this many (batch x unit) cells per step a thread launch costs more
 # than it saves; the serial compilation of the same loop is used instead.
-PARALLEL_MIN_CELLS = 8192
+PARALLEL_MIN_CELLS = 1024
 
 
-def _forward_rows(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
-    """The whole time loop for batch rows b0:b1 (rows never interact, so threads split them).
+def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
+    """Every step for batch rows b0:b1 (rows never interact, so threads split them).
 
-    xw (T, B, 4H) with bias; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
+    x (T, B, D) time-major; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
     `out` (T, B, H) is filled only when masked; unmasked, the output is hs[1:].
+    The products use the single-threaded BLAS of the calling thread.
     """
-    T, B, H4 = xw.shape
-    H = H4 // 4
+    T, B, D = x.shape
+    H = U.shape[0]
+    H4 = 4 * H
     n = b1 - b0
-    z = np.empty((n, H4), xw.dtype)                 # recurrent product, reused every step
-    h_drop = np.empty((n, H), xw.dtype)
+    xc = np.empty((T * n, D), x.dtype)              # these rows' inputs, contiguous
+    for t in range(T):
+        for r in range(n):
+            xc[t * n + r] = x[t, b0 + r]
+    xw = np.dot(xc, W)                              # (T*n, 4H): every step's input projection at once
+    for i in range(T * n):
+        for k in range(H4):
+            xw[i, k] += b[k]
+    z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
+    h_drop = np.empty((n, H), x.dtype)
     masked = mask.shape[0] > 0
     for t in range(T):
         if rmask.shape[0] > 0:
@@ -48,79 +58,107 @@ def _forward_rows(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, r
         else:
             np.dot(hs[t, b0:b1], U, z)             # (n, H) @ (H, 4H), one contiguous block
         for r in range(n):
-            b = b0 + r
-            g, zb, xb = gates[t, b], z[r], xw[t, b]
+            bb = b0 + r
+            g, zb, xb = gates[t, bb], z[r], xw[t * n + r]
             for k in range(H4):
                 g[k] = zb[k] + xb[k]
             act_slice(g, 0, 2 * H, ract)            # i, f
             act_slice(g, 2 * H, 3 * H, act)         # g, the candidate
             act_slice(g, 3 * H, H4, ract)           # o
-            c_prev, c_new, a = cs[t, b], cs[t + 1, b], ac[t, b]
+            c_prev, c_new, a = cs[t, bb], cs[t + 1, bb], ac[t, bb]
             for j in range(H):
                 c_new[j] = g[H + j] * c_prev[j] + g[j] * g[2 * H + j]
                 a[j] = c_new[j]
             act_slice(a, 0, H, act)
-            h_new = hs[t + 1, b]
+            h_new = hs[t + 1, bb]
             for j in range(H):
                 h_new[j] = g[3 * H + j] * a[j]
             if masked:
-                if mask[t, b] != 0:
+                if mask[t, bb] != 0:
                     for j in range(H):
-                        out[t, b, j] = h_new[j]
+                        out[t, bb, j] = h_new[j]
                 else:                               # carry the state; repeat or zero the output
                     for j in range(H):
                         c_new[j] = c_prev[j]
-                        h_new[j] = hs[t, b, j]
-                        out[t, b, j] = 0.0 if (zero_output or t == 0) else out[t - 1, b, j]
+                        h_new[j] = hs[t, bb, j]
+                        out[t, bb, j] = 0.0 if (zero_output or t == 0) else out[t - 1, bb, j]
 
 
-def _backward_rows(dout, dh, dc, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask, dz,
-                   b0, b1):
-    """The reverse time loop for batch rows b0:b1.
+def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
+                   dW, dU, db, dx, b0, b1):
+    """The reverse time loop for batch rows b0:b1, then these rows' share of the weight gradients.
 
-    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. Fills dz (T, B, 4H).
+    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0.
+    dW (D, 4H), dU (H, 4H), db (4H,) receive this chunk's sums; dx (T, B, D)
+    its rows, unless dx has no rows (the input's gradient is not wanted).
     """
-    T, B, H4 = dz.shape
-    H = H4 // 4
+    T, B, D = x.shape
+    H = UT.shape[1]
+    H4 = 4 * H
     n = b1 - b0
-    dh_prev = np.empty((n, H), dz.dtype)
-    d_repeat = np.zeros((n, H), dz.dtype)           # reaches out_t via later masked repeats
+    dz = np.empty((T, n, H4), x.dtype)              # pre-activation gradients of these rows
+    dh_prev = np.empty((n, H), x.dtype)
+    d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
     masked = mask.shape[0] > 0
     plain = (act == TANH or act == FAST_TANH) and (ract == SIGMOID or ract == FAST_SIGMOID)
     for t in range(T - 1, -1, -1):
         for r in range(n):
-            b = b0 + r
-            g, a, d, c_prev = gates[t, b], ac[t, b], dz[t, b], cs[t, b]
-            if masked and mask[t, b] == 0:          # state passed through untouched
+            bb = b0 + r
+            g, a, d, c_prev = gates[t, bb], ac[t, bb], dz[t, r], cs[t, bb]
+            if masked and mask[t, bb] == 0:         # state passed through untouched
                 for j in range(H):
-                    d_repeat[r, j] = 0.0 if zero_output else dout[t, b, j] + d_repeat[r, j]
+                    d_repeat[r, j] = 0.0 if zero_output else dout[t, bb, j] + d_repeat[r, j]
                 for k in range(H4):
                     d[k] = 0.0
                 continue
             for j in range(H):
-                dht = dh[b, j] + dout[t, b, j] + d_repeat[r, j]
+                dht = dh[bb, j] + dout[t, bb, j] + d_repeat[r, j]
                 d_repeat[r, j] = 0.0
                 i, f, gg, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
                 if plain:                           # tanh and sigmoid, written out
-                    dct = dc[b, j] + dht * o * (ONE - a[j] * a[j])
+                    dct = dc[bb, j] + dht * o * (ONE - a[j] * a[j])
                     d[j] = dct * gg * i * (ONE - i)
                     d[H + j] = dct * c_prev[j] * f * (ONE - f)
                     d[2 * H + j] = dct * i * (ONE - gg * gg)
                     d[3 * H + j] = dht * a[j] * o * (ONE - o)
                 else:
-                    dct = dc[b, j] + dht * o * dact_scalar(a[j], act)
+                    dct = dc[bb, j] + dht * o * dact_scalar(a[j], act)
                     d[j] = dct * gg * dact_scalar(i, ract)
                     d[H + j] = dct * c_prev[j] * dact_scalar(f, ract)
                     d[2 * H + j] = dct * i * dact_scalar(gg, act)
                     d[3 * H + j] = dht * a[j] * dact_scalar(o, ract)
-                dc[b, j] = dct * f
-        np.dot(dz[t, b0:b1], UT, dh_prev)          # (n, 4H) @ (4H, H)
+                dc[bb, j] = dct * f
+        np.dot(dz[t], UT, dh_prev)                  # (n, 4H) @ (4H, H)
         for r in range(n):
-            b = b0 + r
-            if masked and mask[t, b] == 0:
+            bb = b0 + r
+            if masked and mask[t, bb] == 0:
                 continue
             for j in range(H):
-                dh[b, j] = dh_prev[r, j] * rmask[b, j] if rmask.shape[0] > 0 else dh_prev[r, j]
+                dh[bb, j] = dh_prev[r, j] * rmask[bb, j] if rmask.shape[0] > 0 else dh_prev[r, j]
+    # Weight gradients: large products over all T*n rows at once instead of T small ones.
+    dzf = dz.reshape(T * n, H4)
+    xc = np.empty((T * n, D), x.dtype)
+    hp = np.empty((T * n, H), x.dtype)              # h_{t-1} as multiplied by U (after dropout)
+    for t in range(T):
+        for r in range(n):
+            xc[t * n + r] = x[t, b0 + r]
+            if rmask.shape[0] > 0:
+                for j in range(H):
+                    hp[t * n + r, j] = hs[t, b0 + r, j] * rmask[b0 + r, j]
+            else:
+                hp[t * n + r] = hs[t, b0 + r]
+    np.dot(xc.T, dzf, dW)
+    np.dot(hp.T, dzf, dU)
+    for k in range(H4):
+        db[k] = 0.0
+    for i in range(T * n):
+        for k in range(H4):
+            db[k] += dzf[i, k]
+    if dx.shape[0] > 0:
+        dxc = np.dot(dzf, W.T)                      # (T*n, D)
+        for t in range(T):
+            for r in range(n):
+                dx[t, b0 + r] = dxc[t * n + r]
 
 
 _forward_rows_c = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_forward_rows)
@@ -128,21 +166,22 @@ _backward_rows_c = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_bac
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _forward_chunks(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, chunks):
+def _forward_chunks(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, chunks):
     """Parallel over the batch, never over time: each thread runs every step for its rows."""
-    B = xw.shape[1]
+    B = x.shape[1]
     for k in prange(chunks):
-        _forward_rows_c(xw, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask,
+        _forward_rows_c(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask,
                         k * B // chunks, (k + 1) * B // chunks)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _backward_chunks(dout, dh, dc, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask, dz,
-                     chunks):
-    B = dz.shape[1]
+def _backward_chunks(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
+                     dW, dU, db, dx, chunks):
+    """Each thread: its rows' reverse loop and its share of dW, dU, db (dW[k] for chunk k)."""
+    B = x.shape[1]
     for k in prange(chunks):
-        _backward_rows_c(dout, dh, dc, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
-                         dz, k * B // chunks, (k + 1) * B // chunks)
+        _backward_rows_c(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract,
+                         rmask, dW[k], dU[k], db[k], dx, k * B // chunks, (k + 1) * B // chunks)
 
 
 # Below this many units the single step multiplies in its own loops; above, BLAS's
@@ -210,7 +249,6 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     B, T, D = x.shape
     H = U.shape[0]
     xt = np.ascontiguousarray(x.transpose(1, 0, 2))           # (T, B, D)
-    xw = xt @ W + b                                           # (T, B, 4H), all steps at once
     m = as_mask(mask, T, B)
     rm = NO_ARRAY.astype(dt) if rmask is None else np.ascontiguousarray(rmask, dt)
     hs = np.empty((T + 1, B, H), dt); hs[0] = h0
@@ -218,7 +256,8 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     gates = np.empty((T, B, 4 * H), dt)
     ac = np.empty((T, B, H), dt)
     out = np.empty((T, B, H), dt) if m.size else NO_ARRAY.astype(dt).reshape(0, 0, 0)
-    args = (xw, np.ascontiguousarray(U), hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm)
+    W, U, b = (np.ascontiguousarray(a, dt) for a in (W, U, b))
+    args = (xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm)
     chunks = _chunks(B, H)
     if chunks > 1:
         _forward_chunks(*args, chunks)
@@ -239,16 +278,20 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
     dout = np.ascontiguousarray(dout.transpose(1, 0, 2), dt)  # (T, B, H)
     dh = np.array(dh_T, dtype=dt, order="C")                  # updated in place to d h_0
     dc = np.array(dc_T, dtype=dt, order="C")
-    dz = np.empty((T, B, 4 * H), dt)
-    args = (dout, dh, dc, cache.hs, cache.cs, cache.gates, cache.ac, np.ascontiguousarray(cache.U.T),
-            cache.mask, cache.zero_output, cache.act, cache.ract, cache.rmask, dz)
     chunks = _chunks(B, H)
+    dW = np.empty((chunks, D, 4 * H), dt)                     # one share per thread, summed below
+    dU = np.empty((chunks, H, 4 * H), dt)
+    db = np.empty((chunks, 4 * H), dt)
+    dx = np.empty((T, B, D) if inputs else (0, 0, 0), dt)
+    args = (dout, dh, dc, cache.x, np.ascontiguousarray(cache.W), cache.hs, cache.cs, cache.gates,
+            cache.ac, np.ascontiguousarray(cache.U.T), cache.mask, cache.zero_output, cache.act,
+            cache.ract, cache.rmask)
     if chunks > 1:
-        _backward_chunks(*args, chunks)
+        _backward_chunks(*args, dW, dU, db, dx, chunks)
     else:
-        _backward_rows_c(*args, 0, B)
-    dx, dW, dU, db = weight_grads(dz, cache, inputs)
-    return dx, dW, dU, db, dh, dc
+        _backward_rows_c(*args, dW[0], dU[0], db[0], dx, 0, B)
+    dx = dx.transpose(1, 0, 2) if inputs else None
+    return dx, dW.sum(axis=0), dU.sum(axis=0), db.sum(axis=0), dh, dc
 
 
 def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):

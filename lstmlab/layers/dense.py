@@ -4,6 +4,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import activations, initializers
+from ..engine.linalg import matmul
 from .base import Grads, Layer, new_weight
 
 
@@ -43,7 +44,8 @@ class Dense(Layer):
                 f"Layer '{self.name}' was built for {self.kernel.shape[0]} input features. "
                 f"Received an array of shape {x.shape} ({x.shape[-1]} features on the last axis)."
             )
-        z = x @ self.kernel
+        D = self.kernel.shape[0]
+        z = matmul(x.reshape(-1, D), self.kernel).reshape(*x.shape[:-1], self.units)
         if self.use_bias:
             z += self.bias
         y = self.activation(z)
@@ -55,10 +57,11 @@ class Dense(Layer):
     def backward_pre_activation(self, dz, cache):
         """From the gradient of the pre-activation z: the fused softmax + cross-entropy path."""
         D = self.kernel.shape[0]
-        dzf = dz.reshape(-1, self.units)
-        dW = cache.x.reshape(-1, D).T @ dzf
+        dzf = np.ascontiguousarray(dz, self.kernel.dtype).reshape(-1, self.units)
+        dW = matmul(cache.x.reshape(-1, D).T, dzf)
         dweights = [dW, dzf.sum(axis=0)] if self.use_bias else [dW]
-        return Grads(dz @ self.kernel.T, dweights)
+        dx = matmul(dzf, self.kernel.T).reshape(*dz.shape[:-1], D)
+        return Grads(dx, dweights)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)

@@ -107,6 +107,8 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
     no_mask = np.zeros((0, 0), np.uint8)
     no_rmask = np.zeros((0, 0), x.dtype)
     no_out = np.zeros((0, 0, 0), x.dtype)
+    no_dx = np.zeros((0, 0, 0), x.dtype)
+    dW, dU, db = np.empty_like(W), np.empty_like(U), np.empty_like(b)
     steps = 0
     # The last weights that gave a finite loss, restored if a loss is not (as training.py does).
     good = (W.copy(), U.copy(), b.copy(), Wd.copy(), bd.copy())
@@ -122,16 +124,12 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
                 for s in range(T):
                     xt[s, r] = x[i, s]
                 yb[r] = y[i]
-            xw = np.dot(xt.reshape(T * nb, D), W).reshape(T, nb, 4 * H)
-            for s in range(T):
-                for r in range(nb):
-                    for k in range(4 * H):
-                        xw[s, r, k] += b[k]
             hs = np.zeros((T + 1, nb, H), x.dtype)
             cs = np.zeros((T + 1, nb, H), x.dtype)
             gates = np.empty((T, nb, 4 * H), x.dtype)
             ac = np.empty((T, nb, H), x.dtype)
-            _forward_rows_c(xw, U, hs, cs, gates, ac, no_out, no_mask, False, act, ract, no_rmask, 0, nb)
+            _forward_rows_c(xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, False, act, ract, no_rmask,
+                            0, nb)
             hT = np.ascontiguousarray(hs[T])
             yp = np.dot(hT, Wd)
             for r in range(nb):
@@ -151,13 +149,8 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             dh = np.ascontiguousarray(np.dot(dyp, Wd.T))
             dc = np.zeros((nb, H), x.dtype)
             dout = np.zeros((T, nb, H), x.dtype)
-            dz = np.empty((T, nb, 4 * H), x.dtype)
-            _backward_rows_c(dout, dh, dc, hs, cs, gates, ac, UT, no_mask, False, act, ract, no_rmask,
-                             dz, 0, nb)
-            dzf = dz.reshape(T * nb, 4 * H)
-            dW = np.dot(xt.reshape(T * nb, D).T, dzf)
-            dU = np.dot(np.ascontiguousarray(hs[:T]).reshape(T * nb, H).T, dzf)
-            db = dzf.sum(axis=0)
+            _backward_rows_c(dout, dh, dc, xt, W, hs, cs, gates, ac, UT, no_mask, False, act, ract,
+                             no_rmask, dW, dU, db, no_dx, 0, nb)
             step = x.dtype.type(iterations + steps + 1)
             alpha = lr * np.sqrt(one - b2 ** step) / (one - b1 ** step)
             _adam(W, dW, mW, vW, alpha, omb1, omb2, eps)
