@@ -194,28 +194,27 @@ def _step_kernel(x, W, U, b, h, c, act, ract, z, z2, h_out, c_out):
     B, H = h.shape
     D = x.shape[1]
     if H >= STEP_BLAS_MIN_UNITS:
-        np.dot(x, W, z)
-        np.dot(h, U, z2)
-        for r in range(B):
+        np.dot(h, U, z2)                            # z2 = h U through BLAS
+    for r in range(B):
+        zr = z[r]
+        for k in range(4 * H):
+            zr[k] = b[k]
+        for d in range(D):                          # z += x W, a row of W at a time
+            xd = x[r, d]
+            if xd == 0.0:                           # one-hot and sparse inputs skip most rows
+                continue
+            Wd = W[d]
             for k in range(4 * H):
-                z[r, k] += z2[r, k] + b[k]
-    else:
-        for r in range(B):
-            zr = z[r]
+                zr[k] += xd * Wd[k]
+        if H >= STEP_BLAS_MIN_UNITS:
             for k in range(4 * H):
-                zr[k] = b[k]
-            for d in range(D):                      # z += x W, a row of W at a time
-                xd = x[r, d]
-                Wd = W[d]
-                for k in range(4 * H):
-                    zr[k] += xd * Wd[k]
+                zr[k] += z2[r, k]
+        else:
             for m in range(H):                      # z += h U
                 hm = h[r, m]
                 Um = U[m]
                 for k in range(4 * H):
                     zr[k] += hm * Um[k]
-    for r in range(B):
-        zr = z[r]
         act_slice(zr, 0, 2 * H, ract)
         act_slice(zr, 2 * H, 3 * H, act)
         act_slice(zr, 3 * H, 4 * H, ract)
