@@ -30,3 +30,17 @@ test: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# make bench   times lstmlab against PyTorch and Keras 3 (its peers, from the test
+#              extra: torch==2.13.0 CPU, keras) and writes BENCHMARKS.md (~10 min).
+#              tensorflow-cpu is used only if already installed, never installed here.
+#              BENCH_ARGS passes options: make bench BENCH_ARGS="--quick --only W1,W3"
+.PHONY: bench
+BENCH_ARGS ?=
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks.run --out BENCHMARKS.md $(BENCH_ARGS)

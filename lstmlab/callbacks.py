@@ -35,10 +35,11 @@ import inspect
 import math
 import numbers
 import os
-import tempfile
 import warnings
 
 import numpy as np
+
+from .atomic import atomic_write
 
 __all__ = [
     "Callback",
@@ -670,16 +671,7 @@ def _call_save(save, filepath):
 
 def _save_weights_npz(weights, filepath):
     """`np.savez` of the weights at exactly `filepath` (no '.npz' appended), atomically."""
-    dirname = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=dirname)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, *weights)
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(filepath, lambda f: np.savez(f, *weights))
 
 
 # -- learning rate ------------------------------------------------------------------

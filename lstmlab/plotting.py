@@ -23,6 +23,10 @@ def plot_forecast(actual, start, predictions, file, title="Forecast", baselines=
         every = max(1, len(labels) // 12)
         ax.set_xticks(np.arange(0, len(labels), every))
         ax.set_xticklabels(labels[::every], rotation=45, ha="right", fontsize=8)
+    return _finish(fig, ax, title, file)
+
+
+def _finish(fig, ax, title, file):
     ax.set_title(title)
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
@@ -42,10 +46,4 @@ def plot_history(history, file, title="Training"):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
-    ax.set_title(title)
-    ax.legend(frameon=False)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(file)
-    plt.close(fig)
-    return file
+    return _finish(fig, ax, title, file)

@@ -10,13 +10,13 @@ import datetime
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .. import activations, initializers, losses, optimizers
 from ..layers import LSTM, Dense, Dropout, Embedding
+from ..atomic import atomic_write
 from ._extras import require
 from .keras_files import KERAS_CONFIG, KERAS_METADATA, KERAS_WEIGHTS, SNAKE
 
@@ -158,21 +158,6 @@ def _weights_h5(model):
     return buf.getvalue()
 
 
-def _atomic_write(path, write):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".lstmlab-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _version():
     import lstmlab
     return getattr(lstmlab, "__version__", "?")
@@ -194,7 +179,7 @@ def save_keras(model, path):
             z.writestr(KERAS_CONFIG, json.dumps(config))
             z.writestr(KERAS_WEIGHTS, weights)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def save_weights(model, path):
@@ -205,4 +190,4 @@ def save_weights(model, path):
     if not model.built:
         raise ValueError("The model has no weights yet: build it (or fit/predict once) before saving.")
     data = _weights_h5(model)
-    _atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data))

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..layers import LSTM, Dense, Dropout, Embedding, InputLayer
 from ._extras import require
-from .keras_write import _atomic_write
+from ..atomic import atomic_write
 
 MIN_OPSET = 14
 # lstmlab activation -> (ONNX LSTM activation name, alpha, beta); alpha/beta None = unused
@@ -228,5 +228,5 @@ def export_onnx(model, path, streaming=False, opset=17):
     path = os.fspath(path)
     proto = build_onnx(model, streaming=streaming, opset=opset)
     data = proto.SerializeToString()
-    _atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data))
     return path

@@ -13,12 +13,12 @@ previous file whole.
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .. import losses, metrics as metrics_module, optimizers
+from ..atomic import atomic_write
 
 FORMAT, VERSION = "lstmlab", 1
 CONFIG_NAME = "lstmlab.json"
@@ -43,24 +43,17 @@ def save_model(model, path):
         "compile": _compile_config(model),
         "metadata": model.metadata,
     }
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".lstmlab-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-                z.writestr(CONFIG_NAME, json.dumps(meta, indent=1))
-                for i, w in enumerate(model.get_weights()):
-                    z.writestr(f"weights/{i:04d}.npy", _npy(w))
-                if model.optimizer is not None:
-                    for key, value in model.optimizer.get_state().items():
-                        z.writestr(f"optimizer/{key}.npy", _npy(value))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(CONFIG_NAME, json.dumps(meta, indent=1))
+            for i, w in enumerate(model.get_weights()):
+                z.writestr(f"weights/{i:04d}.npy", _npy(w))
+            if model.optimizer is not None:
+                for key, value in model.optimizer.get_state().items():
+                    z.writestr(f"optimizer/{key}.npy", _npy(value))
+
+    atomic_write(path, write)
 
 
 def _npy(array):

@@ -1,0 +1,217 @@
+"""The results as one rich table on the terminal, and as BENCHMARKS.md."""
+import datetime
+import os
+import shlex
+
+from . import flops
+from .quiet import BUSY
+from .timing import fmt_seconds
+
+COLUMNS = ("W", "configuration", "side", "what is timed", "median", "unit", "start-up",
+           "GFLOP/s", "peer ÷ lstmlab", "targets (lstmlab rows)", "spread", "others")
+
+
+def _ratio(r):
+    return "" if r.ratio is None else f"{r.ratio:.2f}×"
+
+
+def _gf(r):
+    g = r.gflops
+    return "" if g is None else f"{g:.1f}"
+
+
+def _startup(r):
+    s = r.startup
+    if s is None:
+        return ""
+    return "≈ 0" if s < max(0.01 * r.median, 1e-6) else fmt_seconds(s)
+
+
+def row_cells(r, plain=True):
+    c = r.case
+    if r.timing is None:
+        err = (r.error or "not run").splitlines()[0]
+        return [c.wid, c.config, c.side, c.how, "failed", c.unit, "", "", "", err[:120], "", ""]
+    targets = "; ".join(v.summary() for v in r.verdicts)
+    others = "" if r.others is None else f"{r.others:.2f}" + (" ⚠" if r.others >= BUSY else "")
+    return [c.wid, c.config, c.side, c.how, fmt_seconds(r.median), c.unit,
+            _startup(r), _gf(r), _ratio(r), targets, f"{r.timing.spread:.0%}", others]
+
+
+def print_table(results, console=None):
+    from rich.console import Console
+    from rich.table import Table
+    console = console or Console(width=max(200, Console().width))
+    table = Table(title="lstmlab vs peers: warm medians; peer ÷ lstmlab > 1 means lstmlab is faster",
+                  show_lines=False)
+    for name in COLUMNS:
+        table.add_column(name, overflow="fold",
+                         justify="right" if name in ("median", "start-up", "GFLOP/s", "peer ÷ lstmlab", "spread",
+                                                     "others") else "left")
+    last = None
+    for r in results:
+        key = (r.case.wid, r.case.config)
+        if last is not None and key != last:
+            table.add_section()
+        last = key
+        cells = row_cells(r)
+        style = None
+        if r.verdicts:
+            style = "green" if all(v.met for v in r.verdicts) else "red"
+        if r.timing is None:
+            style = "yellow"
+        table.add_row(*cells, style=style)
+    console.print(table)
+
+
+def _md_escape(s):
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def markdown(ctx):
+    """ctx: dict with results, verdicts, profiles, machine, versions, threads, startup,
+    matmul_gflops, plan, argv, elapsed."""
+    results, verdicts = ctx["results"], ctx["verdicts"]
+    m, v = ctx["machine"], ctx["versions"]
+    L = []
+    L.append("# Benchmarks: lstmlab against PyTorch and Keras 3\n")
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    cmd = "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in ctx["argv"])
+    L.append(f"Written by `make bench` (here: `{cmd.strip()}`) on {now}, "
+             f"in {ctx['elapsed']:.0f} s. Regenerate it rather than editing it: "
+             "`make bench`, or `.venv/bin/python -m benchmarks.run --help` for the options "
+             "(`--quick`, `--only W1,W3`, `--peers torch`, `--out FILE`).\n")
+    if ctx["plan"].quick:
+        L.append("**This is a `--quick` run: fewer repeats; use a full run for decisions.**\n")
+
+    L.append("## Machine\n")
+    L.append(f"- CPU: {m['cpu']}; {m['logical_cpus']} logical CPUs, {m['usable_cpus']} usable by "
+             f"this process; SIMD: {m['simd']}; {m['os']}")
+    L.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+    if ctx.get("revision"):
+        L.append(f"- lstmlab source measured: {ctx['revision']}")
+    L.append("- Threads: " + ", ".join(f"{k}={val}" for k, val in ctx["threads"].items()))
+    before, after = ctx.get("load") or (None, None)
+    if before and after:
+        L.append(f"- Load average (1 min) before the run {before[0]:.2f}, after {after[0]:.2f} "
+                 f"(the run itself uses up to 2 cores; a higher figure before means something else "
+                 f"was running)")
+    if ctx.get("matmul_gflops"):
+        L.append(f"- float32 matmul rate (NumPy, {ctx['matmul_n']}×{ctx['matmul_n']} @ "
+                 f"{ctx['matmul_n']}×{ctx['matmul_n']}, same run): **{ctx['matmul_gflops']:.0f} GFLOP/s**")
+    L.append("")
+
+    L.append("## How it is measured\n")
+    L.append(
+        "- Every workload runs with lstmlab and each peer in the same process and the same run, "
+        "float32, 2 threads everywhere (NUMBA_NUM_THREADS, OMP/OPENBLAS/MKL_NUM_THREADS = 2, "
+        "`torch.set_num_threads(2)`). Keras 3 runs on its torch backend; TensorFlow is used only "
+        "if already installed" + (" (it is: tf.keras rows run in their own process)." if ctx["plan"].tensorflow
+                                   else " (it is not, so there are no tf.keras rows).") + "\n"
+        "- Each row: build the models and data (not timed), call once and time it (**first**), "
+        "warm up, then the **median** of N samples with `time.perf_counter` (short calls are "
+        "timed in batches and divided; the garbage collector is off while sampling, for every side). "
+        "**start-up** = first call − warm median: Numba's compilation or cache load, PyTorch's and "
+        "Keras's first-call set-up. It is never part of the medians. Imports and a cold Numba "
+        "compile are timed in fresh processes below.\n"
+        "- **peer ÷ lstmlab** = the peer's median ÷ the median of the group's first lstmlab row "
+        "(> 1: lstmlab is faster). Targets are judged on the group's first lstmlab row and on "
+        "its `stream` row when lstmlab has one.\n"
+        "- **spread** = (slowest − fastest sample) ÷ median. **others** = CPU cores the rest of the "
+        "machine used while the row was timed (/proc/stat minus this process). The machine is "
+        "shared: before each row the run waits for the others to drop below "
+        f"{BUSY} cores, and re-times once a row that was disturbed; ⚠ marks rows still disturbed.\n"
+        f"- FLOPs (W4, W6): {flops.FORMULA}. D = input features, H = units, V = the head's "
+        "outputs, B batch, T timesteps. The same count for every side, so GFLOP/s ratios are time ratios.\n"
+        "- W1 times the whole program, model construction included, as a user runs it. The "
+        "PyTorch loop does 300 Adam steps on the one batch of 5 (Keras's fit with batch_size=32 "
+        "does one batch per epoch), reading the loss with `.item()` each step, then a no_grad predict.\n"
+        "- W2 and W5 use untrained models (weights do not change the time). "
+        f"W5 times {ctx['plan'].w5_chars} characters and scales to 1000; the state after the "
+        "100-character seed is computed outside the timed loop for the stateful loops; "
+        "argmax stands in for sampling on every side.\n"
+        "- W3 carries (h, c) over 1000 steps per sample and reports per step.\n"
+        "- Profiles (missed targets only) time lstmlab's own pieces one at a time, run cProfile, "
+        "and for W4/W6 re-time engine.forward + backward in fresh processes under other thread "
+        "settings (`benchmarks/threads_probe.py`): OpenBLAS and Numba fix their thread pools when "
+        "they load, and Numba's on-disk cache decides whether its parallel kernels start workers.\n")
+
+    L.append("## Results\n")
+    L.append(md_table(COLUMNS, [row_cells(r) for r in results]))
+    L.append("")
+
+    su = ctx.get("startup") or {}
+    if su:
+        L.append("## Start-up (each in a fresh process)\n")
+        L.append(md_table(("what", "seconds"),
+                          [(k, val if isinstance(val, str) else f"{val:.2f}") for k, val in su.items()]))
+        L.append("")
+
+    L.append("## Targets\n")
+    rows = []
+    for vd in verdicts:
+        t = vd.target
+        rows.append((t.wid, t.config, vd.row.case.how, t.text, vd.value_text, vd.mark,
+                     "" if vd.met is not False else f"{vd.needed:.2f}× faster", vd.note))
+    L.append(md_table(("W", "configuration", "lstmlab row", "target", "achieved", "verdict",
+                       "gap: lstmlab needs", "note"), rows))
+    met = sum(1 for vd in verdicts if vd.met)
+    L.append(f"\n{met} of {len(verdicts)} met.\n")
+
+    profiles = ctx.get("profiles") or []
+    if profiles:
+        L.append("## Missed targets: gap, profile, reason\n")
+        L.append("Profiles are of the lstmlab side only. In the phase tables, indented "
+                 "phases (↳) are inside the phase above them.\n")
+    for group_verdicts, prof in profiles:
+        heads = "; ".join(f"{vd.target.text} ({vd.row.case.how}): {vd.value_text}"
+                          + (f", needs {vd.needed:.2f}× faster" if vd.met is False else ", met")
+                          for vd in group_verdicts)
+        t0 = group_verdicts[0].target
+        L.append(f"### {t0.wid} — {t0.config} — {group_verdicts[0].row.case.how}\n")
+        L.append(f"Gap: {heads}.\n")
+        if isinstance(prof, str):
+            L.append(f"Profile failed: {prof}\n")
+            continue
+        busy = ("" if prof.others is None else
+                f"; other processes used {prof.others:.2f} cores meanwhile"
+                + (" ⚠ disturbed" if prof.others >= BUSY else ""))
+        L.append(f"**Profile: {prof.title}** ({prof.unit}{busy})\n")
+        prow, base = [], prof.total
+        for ph in prof.phases:
+            if ph.level == 0:
+                base = ph.seconds
+            name = ("    " * max(ph.level - 0, 0)) + ("↳ " if ph.level else "") + ph.name
+            share = (f"{ph.seconds / base:.0%}" if ph.seconds is not None and base
+                     and ph.level else "")
+            prow.append((name.replace("    ", "&nbsp;&nbsp;"), fmt_seconds(ph.seconds)
+                         if ph.seconds is not None else "", share, ph.note))
+        L.append(md_table(("phase", "time", "share of the unindented row above", "note"), prow))
+        L.append("")
+        if prof.findings:
+            L.append("Reason, from the measurements:\n")
+            L += [f"- {f}" for f in prof.findings]
+            L.append("")
+        if prof.top:
+            L.append(f"cProfile top 10 by own time, per call of {prof.top_of} "
+                     f"(averaged over {prof.top_calls}; cProfile's own overhead inflates "
+                     f"small functions):\n")
+            L.append("```")
+            L.append(f"{'calls':>9} {'own':>10} {'cumulative':>11}  function")
+            for nc, tt, ct, where in prof.top:
+                L.append(f"{nc:>9.1f} {fmt_seconds(tt):>10} {fmt_seconds(ct):>11}  {where}")
+            L.append("```\n")
+    return "\n".join(L) + "\n"
+
+
+def write(path, text):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,179 @@
+"""make bench: every workload with lstmlab and each peer in one run; one table; BENCHMARKS.md.
+
+    .venv/bin/python -m benchmarks.run                 # full run (~10 min), writes BENCHMARKS.md
+    .venv/bin/python -m benchmarks.run --quick         # fewer repeats: a smoke test
+    .venv/bin/python -m benchmarks.run --only W1,W3 --peers torch --out /tmp/b.md
+"""
+import os
+import sys
+
+if __package__ in (None, ""):                 # run as a script: python benchmarks/run.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    __package__ = "benchmarks"
+
+from benchmarks import env  # noqa: E402  (nothing heavy: threads are pinned before NumPy loads)
+
+env.pin_threads()
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+from benchmarks import flops, quiet, report, targets as targets_mod, workloads  # noqa: E402
+from benchmarks.cases import Case, link_ratios, run_case  # noqa: E402
+
+PAUSE = 0.2      # seconds between rows: lets the last side's worker threads go idle
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke test, not for decisions)")
+    p.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W3 (default: all)")
+    p.add_argument("--out", default="BENCHMARKS.md", help="the Markdown report to write ('' for none)")
+    p.add_argument("--peers", default="torch,keras",
+                   help="comma-separated peers: torch, keras (default both; '' for lstmlab alone)")
+    p.add_argument("--repeats", type=int, default=None, help="override every row's sample count")
+    p.add_argument("--no-profile", action="store_true", help="skip the profiles of missed targets")
+    p.add_argument("--profile-all", action="store_true", help="profile every target's group, met or not")
+    p.add_argument("--no-startup", action="store_true", help="skip the fresh-process start-up timings")
+    p.add_argument("--matmul-size", type=int, default=2048, help="n of the n×n float32 matmul rate")
+    p.add_argument("--wait-quiet", type=float, default=120.0,
+                   help="before each row, wait up to this many seconds for other processes to use "
+                        "< 0.25 cores; a row timed while they used more is re-timed once (0: never wait)")
+    p.add_argument("--w3-steps", type=int, default=1000, help="W3 steps per sample")
+    p.add_argument("--w5-chars", type=int, default=workloads.CHARS_TIMED,
+                   help="W5 characters timed (reported scaled to 1000)")
+    args = p.parse_args(argv)
+    args.only = [w.strip().upper() for w in args.only.split(",") if w.strip()] or list(workloads.WORKLOADS)
+    unknown = [w for w in args.only if w not in workloads.WORKLOADS]
+    if unknown:
+        p.error(f"unknown workload(s) {unknown}; expected some of {list(workloads.WORKLOADS)}")
+    args.peers = {s.strip() for s in args.peers.split(",") if s.strip()}
+    bad = args.peers - {"torch", "keras"}
+    if bad:
+        p.error(f"unknown peer(s) {sorted(bad)}; expected torch and/or keras")
+    return args
+
+
+def _import_sides(peers, log):
+    """Import everything up front, so no row's first call pays for an import."""
+    import numpy  # noqa: F401
+    import lstmlab  # noqa: F401
+    available = set()
+    for peer in sorted(peers):
+        try:
+            __import__(peer)
+            available.add(peer)
+        except Exception as e:   # noqa: BLE001
+            log(f"peer {peer} not importable, skipped: {type(e).__name__}: {e}")
+    env.configure_loaded()
+    return available
+
+
+def timed(case, wait, log):
+    """run_case on a quiet machine: wait for quiet first; re-time once if others got busy meanwhile."""
+    quiet.wait_quiet(wait, log)
+    r = run_case(case, log)
+    if wait > 0 and r.others is not None and r.others >= quiet.BUSY and r.timing is not None:
+        log(f"  others used {r.others:.2f} cores while timing {case.side} {case.how}: timing it again")
+        quiet.wait_quiet(wait, log)
+        again = run_case(case, log)
+        if again.timing is not None and (again.others or 0) < r.others:
+            r = again
+        r.attempts = 2
+    return r
+
+
+def _profile(prof_mod, target, row_id, matmul_gflops):
+    try:
+        with quiet.Monitor() as mon:
+            prof = prof_mod.for_row(target, row_id, matmul_gflops)
+        prof.others = mon.others
+        return prof
+    except Exception as e:   # noqa: BLE001
+        return f"{type(e).__name__}: {e}"
+
+
+def main(argv=None, log=print):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse(argv)
+    t_start = time.perf_counter()
+    load_before = env.load_average()
+    revision = env.source_revision()      # at the start: the code the rows ran
+    peers = _import_sides(args.peers, log)
+    plan = workloads.Plan(quick=args.quick, peers=peers,
+                          tensorflow="keras" in peers and env.has_tensorflow(),
+                          w3_steps=args.w3_steps, w5_chars=args.w5_chars)
+
+    # The machine's float32 matmul rate, in this run.
+    n = args.matmul_size
+    mm = Case("MM", f"float32 {n}×{n} @ {n}×{n}", "numpy", "np.matmul (the rate to hold W4/W6 against)",
+              lambda: flops.matmul_case(n), repeats=plan.reps(7, 3), number=1,
+              flops=flops.matmul_flops(n), unit="per product")
+    if args.repeats:
+        mm.repeats = args.repeats
+    log(f"matmul rate: {mm.config} ...")
+    mm_result = timed(mm, args.wait_quiet, log)
+    matmul_gflops = mm_result.gflops
+    results, all_targets = [mm_result], []
+
+    for wid in args.only:
+        cases, tgts = workloads.WORKLOADS[wid](plan)
+        log(f"{wid}: {workloads.TITLES[wid]} ({len(cases)} rows)")
+        for case in cases:
+            if args.repeats:
+                case.repeats = args.repeats
+            r = timed(case, args.wait_quiet, log)
+            results.append(r)
+            if r.timing is not None:
+                busy = "" if r.others is None else f", others used {r.others:.2f} cores"
+                log(f"  {case.config} | {case.side} {case.how}: {r.timing.median:.6g} s {case.unit}"
+                    f" (first {r.timing.first:.4g} s, spread {r.timing.spread:.0%}{busy})")
+            time.sleep(PAUSE)
+        all_targets += tgts
+
+    link_ratios(results)
+    verdicts = []
+    for t in all_targets:
+        verdicts += targets_mod.judge(t, results, matmul_gflops)
+
+    profiles = []
+    if not args.no_profile:
+        from benchmarks import profiles as prof_mod
+        groups = {}
+        for vd in verdicts:
+            if vd.met is False or args.profile_all:
+                key = (vd.target.wid, vd.target.config, vd.row.case.id)
+                groups.setdefault(key, []).append(vd)
+        for (wid, cfg, row_id), vds in groups.items():
+            log(f"profiling {wid} {cfg} [{vds[0].row.case.how}] ...")
+            quiet.wait_quiet(args.wait_quiet, log)
+            prof = _profile(prof_mod, vds[0].target, row_id, matmul_gflops)
+            if not isinstance(prof, str) and args.wait_quiet > 0 and (prof.others or 0) >= quiet.BUSY:
+                log(f"  others used {prof.others:.2f} cores meanwhile: profiling again")
+                quiet.wait_quiet(args.wait_quiet, log)
+                again = _profile(prof_mod, vds[0].target, row_id, matmul_gflops)
+                if not isinstance(again, str) and (again.others or 0) < prof.others:
+                    prof = again
+            profiles.append((vds, prof))
+
+    startup = {}
+    if not args.no_startup:
+        from benchmarks import startup as startup_mod
+        startup = startup_mod.measure_all(peers, log)
+
+    report.print_table(results)
+    for vd in verdicts:
+        log(f"{vd.target.wid} {vd.target.config} [{vd.row.case.how}] {vd.summary()}")
+    ctx = dict(results=results, verdicts=verdicts, profiles=profiles, machine=env.machine(),
+               versions=env.versions(), threads=env.thread_report(), startup=startup,
+               matmul_gflops=matmul_gflops, matmul_n=n, plan=plan, argv=argv,
+               load=(load_before, env.load_average()), revision=revision,
+               elapsed=time.perf_counter() - t_start)
+    if args.out:
+        report.write(args.out, report.markdown(ctx))
+        log(f"wrote {args.out} ({time.perf_counter() - t_start:.0f} s)")
+    return ctx
+
+
+if __name__ == "__main__":
+    main()

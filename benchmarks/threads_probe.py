@@ -1,0 +1,91 @@
+"""lstmlab's engine (forward + backward) at one shape under other thread settings.
+
+Thread pools are fixed when OpenBLAS and Numba load, so each setting runs in a
+fresh process. The profiles of W4/W6 use it to show how much of the time is
+the threads getting in each other's way rather than arithmetic:
+
+    python -m benchmarks.threads_probe 64 100 60 256      # B T D H, this process's settings
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SETTINGS = (("Numba 2, BLAS 2 (as in the run)", 2, 2, False),
+            ("Numba 2, BLAS 1", 2, 1, False),
+            ("Numba 1, BLAS 1", 1, 1, False),
+            ("Numba 2, BLAS 1, empty Numba cache (kernels compiled in the process)", 2, 1, True),
+            ("Numba 2, BLAS 2, empty Numba cache (kernels compiled in the process)", 2, 2, True))
+
+
+def probe(B, T, D, H, numba_threads, blas_threads, fresh=False, repeats=5, timeout=600):
+    """{'forward': s, 'backward': s, 'forward_spread': ..., ...} from a fresh process;
+    with `fresh`, Numba's on-disk cache is an empty directory, so the kernels compile there."""
+    import tempfile
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(numba_threads),
+               OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(blas_threads),
+               MKL_NUM_THREADS=str(blas_threads))
+    cmd = [sys.executable, "-m", "benchmarks.threads_probe", str(B), str(T), str(D), str(H),
+           "--repeats", str(repeats)]
+    with tempfile.TemporaryDirectory(prefix="lstmlab-probe-cache-") as cache:
+        if fresh:
+            env["NUMBA_CACHE_DIR"] = cache
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(proc.stderr.strip()[-300:])
+    return json.loads(lines[-1])
+
+
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser()
+    for name in ("B", "T", "D", "H"):
+        p.add_argument(name, type=int)
+    p.add_argument("--repeats", type=int, default=5)
+    a = p.parse_args(argv)
+    import numpy as np
+    from lstmlab import engine
+    from benchmarks.timing import measure
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((a.B, a.T, a.D)).astype(np.float32)
+    W = (rng.standard_normal((a.D, 4 * a.H)) / np.sqrt(a.D)).astype(np.float32)
+    U = (rng.standard_normal((a.H, 4 * a.H)) / np.sqrt(a.H)).astype(np.float32)
+    b = np.zeros(4 * a.H, np.float32)
+    h0 = np.zeros((a.B, a.H), np.float32)
+    cache = engine.forward(x, W, U, b, h0, h0)[3]
+    dout = np.zeros((a.B, a.T, a.H), np.float32)
+    dout[:, -1] = 1.0
+    hb = rng.standard_normal((a.B, a.H)).astype(np.float32)
+    z = np.empty((a.B, 4 * a.H), np.float32)
+    mm = measure(lambda: np.dot(hb, U, z), repeats=a.repeats)
+    f = measure(lambda: engine.forward(x, W, U, b, h0, h0), repeats=a.repeats, number=1)
+    g = measure(lambda: engine.backward(dout, h0, h0, cache), repeats=a.repeats, number=1)
+    try:
+        import numba
+        layer = numba.threading_layer()
+    except Exception:   # noqa: BLE001 - no parallel region launched threads
+        layer = "not launched"
+    print(json.dumps({"forward": f.median, "backward": g.median,
+                      "forward_spread": f.spread, "backward_spread": g.spread,
+                      "step_product": mm.median,
+                      "os_threads": _os_threads(), "numba_layer": layer}))
+
+
+def _os_threads():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+if __name__ == "__main__":
+    main()
