@@ -27,6 +27,70 @@ ONE = np.float32(1.0)
 PARALLEL_MIN_CELLS = 1024
 
 
+# Inputs with at most this share of non-zeros (one-hot characters: 1/V) are
+# multiplied row by row, skipping the zeros: a lookup instead of a product.
+SPARSE_INPUT_SHARE = 0.25
+
+
+@njit(cache=True, error_model="numpy")
+def _rows(x, b0, b1):
+    """x (T, B, D) -> its rows b0:b1 as one contiguous (T*n, D) block."""
+    T, B, D = x.shape
+    n = b1 - b0
+    xc = np.empty((T * n, D), x.dtype)
+    for t in range(T):
+        for r in range(n):
+            xc[t * n + r] = x[t, b0 + r]
+    return xc
+
+
+@njit(cache=True, error_model="numpy")
+def _sparse(xc):
+    return np.count_nonzero(xc) <= SPARSE_INPUT_SHARE * xc.size
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _project(xc, W, b):
+    """xc (N, D) W (D, 4H) + b: one BLAS product, or row by row over the non-zeros of a sparse xc."""
+    N, D = xc.shape
+    H4 = W.shape[1]
+    if _sparse(xc):
+        xw = np.empty((N, H4), xc.dtype)
+        for i in range(N):
+            row = xw[i]
+            for k in range(H4):
+                row[k] = b[k]
+            for d in range(D):
+                v = xc[i, d]
+                if v != 0.0:
+                    Wd = W[d]
+                    for k in range(H4):
+                        row[k] += v * Wd[k]
+        return xw
+    xw = np.dot(xc, W)
+    for i in range(N):
+        for k in range(H4):
+            xw[i, k] += b[k]
+    return xw
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _project_back(xc, dzf, dW):
+    """dW (D, 4H) = xc (N, D)ᵀ dzf (N, 4H), skipping the zeros of a sparse xc."""
+    if not _sparse(xc):
+        np.dot(xc.T, dzf, dW)
+        return
+    N, D = xc.shape
+    dW[...] = 0.0
+    for i in range(N):
+        for d in range(D):
+            v = xc[i, d]
+            if v != 0.0:
+                row, g = dW[d], dzf[i]
+                for k in range(row.shape[0]):
+                    row[k] += v * g[k]
+
+
 def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
     """Every step for batch rows b0:b1 (rows never interact, so threads split them).
 
@@ -38,14 +102,8 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     H = U.shape[0]
     H4 = 4 * H
     n = b1 - b0
-    xc = np.empty((T * n, D), x.dtype)              # these rows' inputs, contiguous
-    for t in range(T):
-        for r in range(n):
-            xc[t * n + r] = x[t, b0 + r]
-    xw = np.dot(xc, W)                              # (T*n, 4H): every step's input projection at once
-    for i in range(T * n):
-        for k in range(H4):
-            xw[i, k] += b[k]
+    xc = _rows(x, b0, b1)                           # (T*n, D) these rows' inputs, contiguous
+    xw = _project(xc, W, b)                         # (T*n, 4H): every step's input projection at once
     z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
     h_drop = np.empty((n, H), x.dtype)
     masked = mask.shape[0] > 0
@@ -137,17 +195,16 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
                 dh[bb, j] = dh_prev[r, j] * rmask[bb, j] if rmask.shape[0] > 0 else dh_prev[r, j]
     # Weight gradients: large products over all T*n rows at once instead of T small ones.
     dzf = dz.reshape(T * n, H4)
-    xc = np.empty((T * n, D), x.dtype)
+    xc = _rows(x, b0, b1)
     hp = np.empty((T * n, H), x.dtype)              # h_{t-1} as multiplied by U (after dropout)
     for t in range(T):
         for r in range(n):
-            xc[t * n + r] = x[t, b0 + r]
             if rmask.shape[0] > 0:
                 for j in range(H):
                     hp[t * n + r, j] = hs[t, b0 + r, j] * rmask[b0 + r, j]
             else:
                 hp[t * n + r] = hs[t, b0 + r]
-    np.dot(xc.T, dzf, dW)
+    _project_back(xc, dzf, dW)
     np.dot(hp.T, dzf, dU)
     for k in range(H4):
         db[k] = 0.0
