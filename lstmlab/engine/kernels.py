@@ -13,7 +13,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import blas  # noqa: F401  (one BLAS thread inside the kernels)
+from . import blas, memory  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
 from .common import NO_ARRAY, Cache, activation_code, as_mask
 from .pointwise import FASTMATH, TANH, SIGMOID, FAST_TANH, FAST_SIGMOID, act_scalar, act_slice, \
     dact_scalar, kernel_code
