@@ -1,13 +1,17 @@
 """The LSTM compiled with Numba: the fast twin of `reference.py`, same signatures.
 
-Forward: one BLAS product projects the inputs of all T*B rows at once; then,
+Forward: one BLAS product projects the inputs of all timesteps at once; then,
 per timestep, the recurrent product h_{t-1} U through BLAS and one fused
 pointwise pass that applies the four gates, updates c and h, and keeps the
 post-activation gates for backward. Backward walks time in reverse, taking
 every derivative from those saved outputs, and leaves the weight gradients to
-three large products after the loop. The pointwise passes run in parallel
-over the batch (never over time); the time loop itself is compiled, so no
-Python runs per timestep, and nothing is allocated inside it.
+large products after the loop.
+
+Threads split the batch, never time: each thread runs the whole time loop for
+its rows (`_forward_chunks`, `_backward_chunks`), so the threads meet once per
+call rather than once per step, and each sums its own share of the weight
+gradients. The time loop is compiled, so no Python runs per timestep, and
+nothing is allocated inside it.
 """
 import numba
 import numpy as np
