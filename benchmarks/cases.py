@@ -5,7 +5,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .quiet import Monitor
+from .quiet import Monitor, canary
 from .timing import Timing, measure
 
 
@@ -40,6 +40,7 @@ class Result:
     error: Optional[str] = None
     ratio: Optional[float] = None       # for peers: this median / the primary lstmlab median
     others: Optional[float] = None      # cores other processes used while this row was timed
+    canary_s: Optional[float] = None    # the canary's seconds around this row (mean of before, after)
     attempts: int = 1
     verdicts: list = field(default_factory=list)
 
@@ -68,9 +69,12 @@ def run_case(case, log=print):
         t0 = time.perf_counter()
         fn = case.setup()
         setup_s = time.perf_counter() - t0
+        before = canary()
         with Monitor() as m:
             timing = measure(fn, repeats=case.repeats, warmup=case.warmup, number=case.number)
-        return Result(case, timing.scaled(case.scale), setup_s=setup_s, others=m.others)
+        after = canary()
+        return Result(case, timing.scaled(case.scale), setup_s=setup_s, others=m.others,
+                      canary_s=(before + after) / 2)
     except Exception as e:           # noqa: BLE001 - one broken side must not sink the run
         log(f"  {case.wid} {case.config} {case.side} {case.how}: FAILED {type(e).__name__}: {e}")
         tb = traceback.format_exc(limit=3)

@@ -11,6 +11,7 @@ import os
 import time
 
 BUSY = 0.25            # cores used by other processes above which a row is flagged
+SLOW = 1.2             # canary time / the run's best canary above which a row is flagged
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -70,3 +71,26 @@ def wait_quiet(max_wait, log=print, threshold=BUSY, window=0.5):
             said = True
         busy = others_now(max(window, 2.0))
     return busy
+
+
+def canary():
+    """Seconds for a fixed small job (NumPy 64x64 products and a Python loop, ~17 ms here).
+
+    The machine is a virtual one: its cores can slow down (a neighbour on the host)
+    without any process here using them, which /proc/stat does not show. Timed before
+    and after every row and divided by the run's best, it says how fast the machine
+    was while the row ran.
+    """
+    import numpy as np
+    a = np.ones((64, 64), np.float32)
+    t0 = time.perf_counter()
+    for _ in range(2000):
+        a @ a
+    s = 0
+    for i in range(200000):
+        s += i
+    return time.perf_counter() - t0
+
+
+def canary_base(n=3):
+    return min(canary() for _ in range(n))

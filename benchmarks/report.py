@@ -4,11 +4,11 @@ import os
 import shlex
 
 from . import flops
-from .quiet import BUSY
+from .quiet import BUSY, SLOW
 from .timing import fmt_seconds
 
 COLUMNS = ("W", "configuration", "side", "what is timed", "median", "unit", "start-up",
-           "GFLOP/s", "peer ÷ lstmlab", "targets (lstmlab rows)", "spread", "others")
+           "GFLOP/s", "peer ÷ lstmlab", "targets (lstmlab rows)", "spread", "others", "speed")
 
 
 def _ratio(r):
@@ -27,18 +27,21 @@ def _startup(r):
     return "≈ 0" if s < max(0.01 * r.median, 1e-6) else fmt_seconds(s)
 
 
-def row_cells(r, plain=True):
+def row_cells(r, base=None):
     c = r.case
     if r.timing is None:
         err = (r.error or "not run").splitlines()[0]
-        return [c.wid, c.config, c.side, c.how, "failed", c.unit, "", "", "", err[:120], "", ""]
+        return [c.wid, c.config, c.side, c.how, "failed", c.unit, "", "", "", err[:120], "", "", ""]
     targets = "; ".join(v.summary() for v in r.verdicts)
     others = "" if r.others is None else f"{r.others:.2f}" + (" ⚠" if r.others >= BUSY else "")
+    speed = ""
+    if base and r.canary_s:
+        speed = f"{r.canary_s / base:.2f}" + (" ⚠" if r.canary_s > SLOW * base else "")
     return [c.wid, c.config, c.side, c.how, fmt_seconds(r.median), c.unit,
-            _startup(r), _gf(r), _ratio(r), targets, f"{r.timing.spread:.0%}", others]
+            _startup(r), _gf(r), _ratio(r), targets, f"{r.timing.spread:.0%}", others, speed]
 
 
-def print_table(results, console=None):
+def print_table(results, console=None, base=None):
     from rich.console import Console
     from rich.table import Table
     console = console or Console(width=max(200, Console().width))
@@ -47,14 +50,14 @@ def print_table(results, console=None):
     for name in COLUMNS:
         table.add_column(name, overflow="fold",
                          justify="right" if name in ("median", "start-up", "GFLOP/s", "peer ÷ lstmlab", "spread",
-                                                     "others") else "left")
+                                                     "others", "speed") else "left")
     last = None
     for r in results:
         key = (r.case.wid, r.case.config)
         if last is not None and key != last:
             table.add_section()
         last = key
-        cells = row_cells(r)
+        cells = row_cells(r, base)
         style = None
         if r.verdicts:
             style = "green" if all(v.met for v in r.verdicts) else "red"
@@ -97,6 +100,8 @@ def markdown(ctx):
     if ctx.get("revision"):
         L.append(f"- lstmlab source measured: {ctx['revision']}")
     L.append("- Threads: " + ", ".join(f"{k}={val}" for k, val in ctx["threads"].items()))
+    for name, k, old, new in ctx.get("env_changes") or []:
+        L.append(f"- Importing {name} set {k}={new!r} (was {old!r})")
     before, after = ctx.get("load") or (None, None)
     if before and after:
         L.append(f"- Load average (1 min) before the run {before[0]:.2f}, after {after[0]:.2f} "
@@ -108,9 +113,15 @@ def markdown(ctx):
     L.append("")
 
     L.append("## How it is measured\n")
-    L.append(
-        "- Every workload runs with lstmlab and each peer in the same process and the same run, "
-        "float32, 2 threads everywhere (NUMBA_NUM_THREADS, OMP/OPENBLAS/MKL_NUM_THREADS = 2, "
+    L.append(""
+        + ("- Every workload runs with lstmlab and each peer in the same run, each side of each "
+           "workload in its own fresh Python process (`--isolate`, the default): no library's thread "
+           "pools, OpenMP runtime or environment settings can speed up or slow down another's "
+           "(measured: PyTorch's W6 step is ~30% faster in a process where lstmlab ran first)."
+           if ctx.get("isolate") else
+           "- Every workload runs with lstmlab and each peer in the same process and the same run "
+           "(`--no-isolate`).") +
+        " All sides: float32, 2 threads everywhere (NUMBA_NUM_THREADS, OMP/OPENBLAS/MKL_NUM_THREADS = 2, "
         "`torch.set_num_threads(2)`). Keras 3 runs on its torch backend; TensorFlow is used only "
         "if already installed" + (" (it is: tf.keras rows run in their own process)." if ctx["plan"].tensorflow
                                    else " (it is not, so there are no tf.keras rows).") + "\n"
@@ -126,7 +137,11 @@ def markdown(ctx):
         "- **spread** = (slowest − fastest sample) ÷ median. **others** = CPU cores the rest of the "
         "machine used while the row was timed (/proc/stat minus this process). The machine is "
         "shared: before each row the run waits for the others to drop below "
-        f"{BUSY} cores, and re-times once a row that was disturbed; ⚠ marks rows still disturbed.\n"
+        f"{BUSY} cores, and re-times once a row that was disturbed; ⚠ marks rows still disturbed. "
+        "**speed** = a fixed canary job (NumPy 64×64 products and a Python loop) timed before and "
+        "after the row, divided by its best time at the start of the run: the machine is virtual and "
+        "its cores slow down at times with nothing here using them (seen: 1.3×); rows above "
+        f"{SLOW} are re-timed once and ⚠ if still slow.\n"
         f"- FLOPs (W4, W6): {flops.FORMULA}. D = input features, H = units, V = the head's "
         "outputs, B batch, T timesteps. The same count for every side, so GFLOP/s ratios are time ratios.\n"
         "- W1 times the whole program, model construction included, as a user runs it. The "
@@ -143,7 +158,7 @@ def markdown(ctx):
         "they load, and Numba's on-disk cache decides whether its parallel kernels start workers.\n")
 
     L.append("## Results\n")
-    L.append(md_table(COLUMNS, [row_cells(r) for r in results]))
+    L.append(md_table(COLUMNS, [row_cells(r, ctx.get("canary_base")) for r in results]))
     L.append("")
 
     su = ctx.get("startup") or {}

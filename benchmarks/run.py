@@ -39,6 +39,12 @@ def parse(argv):
     p.add_argument("--wait-quiet", type=float, default=120.0,
                    help="before each row, wait up to this many seconds for other processes to use "
                         "< 0.25 cores; a row timed while they used more is re-timed once (0: never wait)")
+    p.add_argument("--no-isolate", dest="isolate", action="store_false",
+                   help="time every side in this one process (default: each side of each workload in "
+                        "its own fresh process, so no library's threads or settings touch another's)")
+    p.add_argument("--worker-side", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--canary-base", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--worker-json", default=None, help=argparse.SUPPRESS)
     p.add_argument("--w3-steps", type=int, default=1000, help="W3 steps per sample")
     p.add_argument("--w5-chars", type=int, default=workloads.CHARS_TIMED,
                    help="W5 characters timed (reported scaled to 1000)")
@@ -54,30 +60,150 @@ def parse(argv):
     return args
 
 
-def _import_sides(peers, log):
-    """Import everything up front, so no row's first call pays for an import."""
+SIDES = ("lstmlab", "torch", "keras")
+
+
+def _available(peers):
+    """The peers that are installed, found without importing them."""
+    import importlib.util
+    return {p for p in peers if importlib.util.find_spec(p) is not None}
+
+
+def _import_sides(sides, log):
+    """Import everything a process will time up front, so no row's first call pays for an import.
+
+    The peers load first: an OpenMP or BLAS runtime reads its environment when it
+    loads, so nothing lstmlab sets on import (e.g. OMP_WAIT_POLICY) can change how
+    PyTorch runs. Every environment variable an import sets is recorded for the report.
+    """
+    changes = []
+
+    def load(name):
+        before = dict(os.environ)
+        __import__(name)
+        for k in sorted(set(os.environ) | set(before)):
+            if os.environ.get(k) != before.get(k):
+                changes.append((name, k, before.get(k), os.environ.get(k)))
+
     import numpy  # noqa: F401
-    import lstmlab  # noqa: F401
-    available = set()
-    for peer in sorted(peers):
-        try:
-            __import__(peer)
-            available.add(peer)
-        except Exception as e:   # noqa: BLE001
-            log(f"peer {peer} not importable, skipped: {type(e).__name__}: {e}")
+    for side in ("torch", "keras", "lstmlab"):
+        if side in sides:
+            try:
+                load(side)
+            except Exception as e:   # noqa: BLE001
+                log(f"{side} not importable: {type(e).__name__}: {e}")
     env.configure_loaded()
-    return available
+    for name, k, old, new in changes:
+        log(f"note: importing {name} changed {k}: {old!r} -> {new!r}")
+    return changes
 
 
-def timed(case, wait, log):
-    """run_case on a quiet machine: wait for quiet first; re-time once if others got busy meanwhile."""
+def _passthrough(args):
+    """The options a worker needs to build the same rows as this process."""
+    out = ["--peers", ",".join(sorted(args.peers)), "--wait-quiet", str(args.wait_quiet),
+           "--canary-base", repr(args.canary_base),
+           "--w3-steps", str(args.w3_steps), "--w5-chars", str(args.w5_chars)]
+    if args.quick:
+        out.append("--quick")
+    if args.repeats:
+        out += ["--repeats", str(args.repeats)]
+    return out
+
+
+def run_isolated(wid, side, cases, args, log):
+    """Time `cases` (all of one side of workload `wid`) in a fresh process -> (Results, env changes)."""
+    import json
+    import subprocess
+    import tempfile
+    from benchmarks.cases import Result
+    from benchmarks.timing import Timing
+    with tempfile.TemporaryDirectory(prefix="lstmlab-bench-") as tmp:
+        out = os.path.join(tmp, "rows.json")
+        cmd = [sys.executable, "-m", "benchmarks.run", "--only", wid, "--worker-side", side,
+               "--worker-json", out, *_passthrough(args)]
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+        for line in proc.stdout.splitlines():
+            log(line)
+        rows = {}
+        if os.path.exists(out):
+            with open(out) as f:
+                payload = json.load(f)
+            rows = {int(k): v for k, v in payload["rows"].items()}
+            changes = [tuple(c) for c in payload["env_changes"]]
+        else:
+            changes = []
+    results = []
+    for i, case in cases:
+        row = rows.get(i)
+        if row is None:
+            err = f"worker process failed ({proc.returncode}): {proc.stderr.strip()[-300:]}"
+            results.append(Result(case, error=err))
+            continue
+        timing = None if row["timing"] is None else Timing(**row["timing"])
+        results.append(Result(case, timing, setup_s=row["setup_s"], error=row["error"],
+                              others=row["others"], attempts=row["attempts"],
+                              canary_s=row.get("canary_s")))
+    return results, changes
+
+
+def worker(args, log):
+    """--worker-side: time one side's rows of the --only workloads here; write them as JSON."""
+    import json
+    side = args.worker_side
+    changes = _import_sides({side}, log)
+    peers = _available(args.peers)
+    plan = workloads.Plan(quick=args.quick, peers=peers,
+                          tensorflow="keras" in peers and env.has_tensorflow(),
+                          w3_steps=args.w3_steps, w5_chars=args.w5_chars)
+    rows = {}
+    for wid in args.only:
+        cases, _ = workloads.WORKLOADS[wid](plan)
+        for i, case in enumerate(cases):
+            if case.side != side or case.timer is not None:
+                continue
+            if args.repeats:
+                case.repeats = args.repeats
+            r = timed(case, args.wait_quiet, log, args.canary_base)
+            _log_row(r, log)
+            t = r.timing
+            rows[i] = {"timing": None if t is None else {
+                           "first": t.first, "median": t.median, "low": t.low, "high": t.high,
+                           "repeats": t.repeats, "number": t.number, "samples": t.samples},
+                       "setup_s": r.setup_s, "error": r.error, "others": r.others,
+                       "attempts": r.attempts, "canary_s": r.canary_s}
+            time.sleep(PAUSE)
+    with open(args.worker_json, "w") as f:
+        json.dump({"rows": rows, "env_changes": changes}, f)
+
+
+def _log_row(r, log):
+    case = r.case
+    if r.timing is not None:
+        busy = "" if r.others is None else f", others used {r.others:.2f} cores"
+        log(f"  {case.config} | {case.side} {case.how}: {r.timing.median:.6g} s {case.unit}"
+            f" (first {r.timing.first:.4g} s, spread {r.timing.spread:.0%}{busy})")
+
+
+def _disturbed(r, base):
+    busy = r.others is not None and r.others >= quiet.BUSY
+    slow = base is not None and r.canary_s is not None and r.canary_s > quiet.SLOW * base
+    return busy or slow
+
+
+def timed(case, wait, log, base=None):
+    """run_case on a quiet machine: wait for quiet first; re-time once if the row was disturbed
+    (other processes busy, or the canary slow: the virtual machine itself ran slow)."""
     quiet.wait_quiet(wait, log)
     r = run_case(case, log)
-    if wait > 0 and r.others is not None and r.others >= quiet.BUSY and r.timing is not None:
-        log(f"  others used {r.others:.2f} cores while timing {case.side} {case.how}: timing it again")
+    if wait > 0 and r.timing is not None and _disturbed(r, base):
+        speed = "" if not (base and r.canary_s) else f", canary {r.canary_s / base:.2f}× its best"
+        log(f"  disturbed while timing {case.side} {case.how} (others {r.others or 0:.2f} cores{speed}): "
+            f"timing it again")
         quiet.wait_quiet(wait, log)
         again = run_case(case, log)
-        if again.timing is not None and (again.others or 0) < r.others:
+        key = (lambda x: (x.canary_s or 0)) if base else (lambda x: (x.others or 0))
+        if again.timing is not None and key(again) < key(r):
             r = again
         r.attempts = 2
     return r
@@ -99,7 +225,13 @@ def main(argv=None, log=print):
     t_start = time.perf_counter()
     load_before = env.load_average()
     revision = env.source_revision()      # at the start: the code the rows ran
-    peers = _import_sides(args.peers, log)
+    if args.worker_side:
+        return worker(args, log)
+    peers = _available(args.peers)
+    sides = {"lstmlab"} if args.isolate else {"lstmlab"} | peers
+    env_changes = _import_sides(sides, log)
+    args.canary_base = quiet.canary_base()
+    log(f"canary (machine speed reference): {args.canary_base * 1e3:.1f} ms")
     plan = workloads.Plan(quick=args.quick, peers=peers,
                           tensorflow="keras" in peers and env.has_tensorflow(),
                           w3_steps=args.w3_steps, w5_chars=args.w5_chars)
@@ -112,23 +244,29 @@ def main(argv=None, log=print):
     if args.repeats:
         mm.repeats = args.repeats
     log(f"matmul rate: {mm.config} ...")
-    mm_result = timed(mm, args.wait_quiet, log)
+    mm_result = timed(mm, args.wait_quiet, log, args.canary_base)
     matmul_gflops = mm_result.gflops
     results, all_targets = [mm_result], []
 
     for wid in args.only:
         cases, tgts = workloads.WORKLOADS[wid](plan)
         log(f"{wid}: {workloads.TITLES[wid]} ({len(cases)} rows)")
-        for case in cases:
-            if args.repeats:
-                case.repeats = args.repeats
-            r = timed(case, args.wait_quiet, log)
-            results.append(r)
-            if r.timing is not None:
-                busy = "" if r.others is None else f", others used {r.others:.2f} cores"
-                log(f"  {case.config} | {case.side} {case.how}: {r.timing.median:.6g} s {case.unit}"
-                    f" (first {r.timing.first:.4g} s, spread {r.timing.spread:.0%}{busy})")
-            time.sleep(PAUSE)
+        done = {}
+        if args.isolate:                  # each side in its own fresh process
+            for side in SIDES:
+                mine = [(i, c) for i, c in enumerate(cases) if c.side == side and c.timer is None]
+                if mine:
+                    rs, changes = run_isolated(wid, side, mine, args, log)
+                    done.update({i: r for (i, _), r in zip(mine, rs)})
+                    env_changes += [c for c in changes if c not in env_changes]
+        for i, case in enumerate(cases):
+            if i not in done:
+                if args.repeats:
+                    case.repeats = args.repeats
+                done[i] = timed(case, args.wait_quiet, log, args.canary_base)
+                _log_row(done[i], log)
+                time.sleep(PAUSE)
+        results += [done[i] for i in range(len(cases))]
         all_targets += tgts
 
     link_ratios(results)
@@ -161,13 +299,14 @@ def main(argv=None, log=print):
         from benchmarks import startup as startup_mod
         startup = startup_mod.measure_all(peers, log)
 
-    report.print_table(results)
+    report.print_table(results, base=args.canary_base)
     for vd in verdicts:
         log(f"{vd.target.wid} {vd.target.config} [{vd.row.case.how}] {vd.summary()}")
     ctx = dict(results=results, verdicts=verdicts, profiles=profiles, machine=env.machine(),
                versions=env.versions(), threads=env.thread_report(), startup=startup,
-               matmul_gflops=matmul_gflops, matmul_n=n, plan=plan, argv=argv,
-               load=(load_before, env.load_average()), revision=revision,
+               matmul_gflops=matmul_gflops, matmul_n=n, plan=plan, argv=argv, isolate=args.isolate,
+               canary_base=args.canary_base,
+               load=(load_before, env.load_average()), revision=revision, env_changes=env_changes,
                elapsed=time.perf_counter() - t_start)
     if args.out:
         report.write(args.out, report.markdown(ctx))

@@ -2,8 +2,9 @@
 
 `make bench` takes minutes; this keeps its code from rotting between runs:
 W2 (one predict call on the seed model) with 3 samples per row, PyTorch as the
-only peer when it is installed, a 64x64 matmul for the rate, the profile path
-included, and the Markdown report written to a temporary file.
+only peer when it is installed, each side in its own worker process as `make
+bench` runs them, a 64x64 matmul for the rate, the profile path included, and
+the Markdown report written to a temporary file.
 """
 import importlib.util
 import os
