@@ -32,7 +32,7 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 # make bench   times lstmlab against PyTorch and Keras 3 (its peers, from the test
-#              extra: torch==2.13.0 CPU, keras) and writes BENCHMARKS.md (~10 min).
+#              extra: torch==2.13.0 CPU, keras) and writes BENCHMARKS.md (~4-7 min).
 #              tensorflow-cpu is used only if already installed, never installed here.
 #              BENCH_ARGS passes options: make bench BENCH_ARGS="--quick --only W1,W3"
 .PHONY: bench

@@ -525,7 +525,7 @@ def profile_w6(matmul_gflops=None):
 # -- W5 ------------------------------------------------------------------------------------------------------
 def profile_w5_window():
     from lstmlab import engine
-    from .workloads import W5_V, W5_H
+    from .workloads import W5_V, W5_H  # noqa: F401
     V, H = W5_V, W5_H
     model = lab.char_model(lab.WINDOW, V, H)
     eye = np.eye(V, dtype=np.float32)
@@ -552,7 +552,7 @@ def profile_w5_window():
 
 def profile_w5_stateful():
     from lstmlab import engine
-    from .workloads import W5_V, W5_H
+    from .workloads import W5_V, W5_H  # noqa: F401
     V, H = W5_V, W5_H
     model = lab.char_model(lab.WINDOW, V, H)
     eye = np.eye(V, dtype=np.float32)
@@ -577,7 +577,7 @@ def profile_w5_stateful():
 
 def profile_w5_stream():
     from lstmlab import engine
-    from .workloads import W5_V, W5_H
+    from .workloads import W5_V, W5_H  # noqa: F401
     V, H = W5_V, W5_H
     model = lab.char_model(lab.WINDOW, V, H)
     eye = np.eye(V, dtype=np.float32)

@@ -117,7 +117,10 @@ def markdown(ctx):
         + ("- Every workload runs with lstmlab and each peer in the same run, each side of each "
            "workload in its own fresh Python process (`--isolate`, the default): no library's thread "
            "pools, OpenMP runtime or environment settings can speed up or slow down another's "
-           "(measured: PyTorch's W6 step is ~30% faster in a process where lstmlab ran first)."
+           "(measured: PyTorch's W6 step is 40% faster in a process that has imported lstmlab, "
+           "whose import sets glibc's malloc thresholds for the whole process; the same setting "
+           "by environment, MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_, does the same). "
+           "The peers' processes never import lstmlab: they run as a PyTorch or Keras user's would."
            if ctx.get("isolate") else
            "- Every workload runs with lstmlab and each peer in the same process and the same run "
            "(`--no-isolate`).") +

@@ -1,6 +1,6 @@
 """make bench: every workload with lstmlab and each peer in one run; one table; BENCHMARKS.md.
 
-    .venv/bin/python -m benchmarks.run                 # full run (~10 min), writes BENCHMARKS.md
+    .venv/bin/python -m benchmarks.run                 # full run (~4-7 min), writes BENCHMARKS.md
     .venv/bin/python -m benchmarks.run --quick         # fewer repeats: a smoke test
     .venv/bin/python -m benchmarks.run --only W1,W3 --peers torch --out /tmp/b.md
 """
@@ -44,6 +44,7 @@ def parse(argv):
                         "its own fresh process, so no library's threads or settings touch another's)")
     p.add_argument("--worker-side", default=None, help=argparse.SUPPRESS)
     p.add_argument("--canary-base", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--stream", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-json", default=None, help=argparse.SUPPRESS)
     p.add_argument("--w3-steps", type=int, default=1000, help="W3 steps per sample")
     p.add_argument("--w5-chars", type=int, default=workloads.CHARS_TIMED,
@@ -101,7 +102,7 @@ def _import_sides(sides, log):
 def _passthrough(args):
     """The options a worker needs to build the same rows as this process."""
     out = ["--peers", ",".join(sorted(args.peers)), "--wait-quiet", str(args.wait_quiet),
-           "--canary-base", repr(args.canary_base),
+           "--canary-base", repr(args.canary_base), "--stream", str(int(args.stream)),
            "--w3-steps", str(args.w3_steps), "--w5-chars", str(args.w5_chars)]
     if args.quick:
         out.append("--quick")
@@ -155,7 +156,7 @@ def worker(args, log):
     peers = _available(args.peers)
     plan = workloads.Plan(quick=args.quick, peers=peers,
                           tensorflow="keras" in peers and env.has_tensorflow(),
-                          w3_steps=args.w3_steps, w5_chars=args.w5_chars)
+                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=bool(args.stream))
     rows = {}
     for wid in args.only:
         cases, _ = workloads.WORKLOADS[wid](plan)
@@ -173,6 +174,8 @@ def worker(args, log):
                        "setup_s": r.setup_s, "error": r.error, "others": r.others,
                        "attempts": r.attempts, "canary_s": r.canary_s}
             time.sleep(PAUSE)
+    if side != "lstmlab" and "lstmlab" in sys.modules:
+        log(f"warning: the {side} worker loaded lstmlab; its process-wide settings touched the peer")
     with open(args.worker_json, "w") as f:
         json.dump({"rows": rows, "env_changes": changes}, f)
 
@@ -232,9 +235,11 @@ def main(argv=None, log=print):
     env_changes = _import_sides(sides, log)
     args.canary_base = quiet.canary_base()
     log(f"canary (machine speed reference): {args.canary_base * 1e3:.1f} ms")
+    from benchmarks import side_lstmlab
+    args.stream = side_lstmlab.has_stream()
     plan = workloads.Plan(quick=args.quick, peers=peers,
                           tensorflow="keras" in peers and env.has_tensorflow(),
-                          w3_steps=args.w3_steps, w5_chars=args.w5_chars)
+                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=args.stream)
 
     # The machine's float32 matmul rate, in this run.
     n = args.matmul_size

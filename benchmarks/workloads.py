@@ -7,11 +7,11 @@ data every side gets in `data.py`.
 from dataclasses import dataclass, field
 
 from . import data, flops
-from . import side_lstmlab as lab
 from .cases import Case
 from .targets import Target
 
 CHARS_TIMED, CHARS_REPORTED = 200, 1000     # W5 times 200 characters and scales to 1000
+WINDOW = 100                                # W5's sliding window (side_lstmlab.WINDOW)
 
 
 @dataclass
@@ -22,12 +22,20 @@ class Plan:
     w3_steps: int = 1000         # steps per sample in W3
     w4_units: tuple = (64, 256, 512)
     w5_chars: int = CHARS_TIMED
+    stream: bool = False         # lstmlab has Sequential.stream: its rows are timed too
 
     def reps(self, full, quick):
         return quick if self.quick else full
 
     def want(self, side):
         return side in self.peers
+
+
+def _lab():
+    """lstmlab's side, imported only where its rows are built: a peer's process never loads
+    lstmlab (its import changes process-wide settings, e.g. glibc's malloc thresholds)."""
+    from . import side_lstmlab
+    return side_lstmlab
 
 
 def _torch():
@@ -44,7 +52,7 @@ def _keras():
 def w1(plan):
     X, y = data.seed_data()
     cfg = "seed program: LSTM(10)+Dense(1), fit 300 epochs + predict"
-    cases = [Case("W1", cfg, "lstmlab", "Sequential fit + predict", lambda: lab.seed_program(X, y),
+    cases = [Case("W1", cfg, "lstmlab", "Sequential fit + predict", lambda: _lab().seed_program(X, y),
                   id="lstmlab", primary=True, repeats=plan.reps(7, 3), number=1,
                   unit="per program")]
     if plan.want("torch"):
@@ -69,9 +77,9 @@ def w2(plan):
     X, _ = data.seed_data()
     cfg = "seed model, predict on a batch of 5"
     r = plan.reps(15, 5)
-    cases = [Case("W2", cfg, "lstmlab", "model.predict(X, verbose=0)", lambda: lab.seed_predict(X),
+    cases = [Case("W2", cfg, "lstmlab", "model.predict(X, verbose=0)", lambda: _lab().seed_predict(X),
                   id="lstmlab", primary=True, repeats=r),
-             Case("W2", cfg, "lstmlab", "model(X)", lambda: lab.seed_call(X),
+             Case("W2", cfg, "lstmlab", "model(X)", lambda: _lab().seed_call(X),
                   id="lstmlab.call", repeats=r)]
     if plan.want("keras"):
         cases += [Case("W2", cfg, "keras", "Keras 3 model.predict(X, verbose=0)",
@@ -98,11 +106,11 @@ def w3(plan):
         x, h, c = data.step_input(D, H)
         common = dict(repeats=plan.reps(9, 3), number=1, scale=1.0 / n, unit="per step")
         cases.append(Case("W3", cfg, "lstmlab", "engine.step",
-                          lambda W=W, U=U, b=b, x=x, h=h, c=c: lab.engine_steps(W, U, b, x, h, c, n),
+                          lambda W=W, U=U, b=b, x=x, h=h, c=c: _lab().engine_steps(W, U, b, x, h, c, n),
                           id="lstmlab", primary=True, **common))
-        if lab.has_stream():
+        if plan.stream:
             cases.append(Case("W3", cfg, "lstmlab", "Sequential([LSTM]).stream(1).step",
-                              lambda D=D, H=H, x=x: lab.stream_steps(D, H, x, n),
+                              lambda D=D, H=H, x=x: _lab().stream_steps(D, H, x, n),
                               id="lstmlab.stream", judged=True, **common))
         if plan.want("torch"):
             cases.append(Case("W3", cfg, "torch", "nn.LSTMCell under no_grad",
@@ -128,7 +136,7 @@ def w4(plan):
         fl = flops.lstm_train_flops(B, T, V, H, V)
         reps = plan.reps(9 if H < 512 else 7, 3)
         cases.append(Case("W4", cfg, "lstmlab", "model.train_on_batch",
-                          lambda H=H: lab.train_step(lab.char_model(T, V, H), x, y),
+                          lambda H=H: _lab().train_step(_lab().char_model(T, V, H), x, y),
                           id="lstmlab", primary=True, repeats=reps, number=1, flops=fl,
                           unit="per step"))
         if plan.want("torch"):
@@ -149,7 +157,7 @@ W5_V, W5_H = 60, 256
 
 def w5(plan):
     V, H, n = W5_V, W5_H, plan.w5_chars
-    seed = data.seed_text(lab.WINDOW, V)
+    seed = data.seed_text(WINDOW, V)
     scale = CHARS_REPORTED / n
     unit = f"per {CHARS_REPORTED} chars ({n} timed × {scale:g})"
     common = dict(repeats=plan.reps(5, 2), number=1, scale=scale, unit=unit)
@@ -157,7 +165,7 @@ def w5(plan):
 
     def lab_model():
         if "m" not in model:
-            model["m"] = lab.char_model(lab.WINDOW, V, H)
+            model["m"] = _lab().char_model(WINDOW, V, H)
         return model["m"]
 
     torch_model = {}
@@ -170,20 +178,20 @@ def w5(plan):
     win = "window of 100, LSTM(256), V=60"
     sf = "stateful, one step per char, LSTM(256), V=60"
     cases = [Case("W5", win, "lstmlab", "model.predict on the window",
-                  lambda: lab.window_generate(lab_model(), seed, V, n), id="lstmlab",
+                  lambda: _lab().window_generate(lab_model(), seed, V, n), id="lstmlab",
                   primary=True, **common),
              Case("W5", win, "lstmlab", "model(x) on the window",
-                  lambda: lab.window_generate(lab_model(), seed, V, n, use_call=True),
+                  lambda: _lab().window_generate(lab_model(), seed, V, n, use_call=True),
                   id="lstmlab.call", **common)]
     if plan.want("torch"):
         cases.append(Case("W5", win, "torch", "nn.LSTM over the window, no_grad",
                           lambda: torch_model_().window_generate(seed, n), id="torch", **common))
     cases.append(Case("W5", sf, "lstmlab", "engine.step + NumPy Dense head",
-                      lambda: lab.stateful_generate(lab_model(), seed, V, n), id="lstmlab",
+                      lambda: _lab().stateful_generate(lab_model(), seed, V, n), id="lstmlab",
                       primary=True, **common))
-    if lab.has_stream():
+    if plan.stream:
         cases.append(Case("W5", sf, "lstmlab", "model.stream(1).step",
-                          lambda: lab.stream_generate(lab_model(), seed, V, n),
+                          lambda: _lab().stream_generate(lab_model(), seed, V, n),
                           id="lstmlab.stream", judged=True, **common))
     if plan.want("torch"):
         cases.append(Case("W5", sf, "torch", "nn.LSTMCell step + nn.Linear, no_grad",
@@ -204,7 +212,7 @@ def w6(plan):
     fl = flops.lstm_train_flops(B, T, 1, H, V)
     common = dict(repeats=plan.reps(9, 3), number=1, flops=fl, unit="per step")
     cases = [Case("W6", cfg, "lstmlab", "model.train_on_batch",
-                  lambda: lab.train_step(lab.tutorial_model(T, V, H), x, y), id="lstmlab",
+                  lambda: _lab().train_step(_lab().tutorial_model(T, V, H), x, y), id="lstmlab",
                   primary=True, **common)]
     if plan.want("torch"):
         cases.append(Case("W6", cfg, "torch", "nn.LSTM+Dropout+nn.Linear+cross_entropy+Adam",
