@@ -13,6 +13,8 @@ call rather than once per step, and each sums its own share of the weight
 gradients. The time loop is compiled, so no Python runs per timestep, and
 nothing is allocated inside it.
 """
+import functools
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -295,10 +297,19 @@ def _chunks(B, H):
     return min(numba.get_num_threads(), B)
 
 
-def codes(activation, recurrent_activation, dtype):
-    """The kernels' activation codes for these names at this float type."""
+@functools.lru_cache(maxsize=64)
+def _codes(activation, recurrent_activation, dtype):
     return (kernel_code(activation_code(activation), dtype),
             kernel_code(activation_code(recurrent_activation), dtype))
+
+
+def codes(activation, recurrent_activation, dtype):
+    """The kernels' activation codes for these names at this float type (looked up once)."""
+    try:
+        return _codes(activation, recurrent_activation, np.dtype(dtype))
+    except TypeError:                               # an unhashable name: let the lookup say so
+        return (kernel_code(activation_code(activation), dtype),
+                kernel_code(activation_code(recurrent_activation), dtype))
 
 
 def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
@@ -359,7 +370,11 @@ def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):
     act, ract = codes(activation, recurrent_activation, h.dtype)
     B, H = h.shape
     h_out, c_out = np.empty_like(h), np.empty_like(c)
-    z, z2 = np.empty((B, 4 * H), h.dtype), np.empty((B, 4 * H), h.dtype)
-    step_into(np.ascontiguousarray(x), np.ascontiguousarray(W), np.ascontiguousarray(U), b,
-              np.ascontiguousarray(h), np.ascontiguousarray(c), act, ract, z, z2, h_out, c_out)
+    z = np.empty((2, B, 4 * H), h.dtype)                      # scratch for x W + b and h U
+    step_into(_c(x), _c(W), _c(U), b, _c(h), _c(c), act, ract, z[0], z[1], h_out, c_out)
     return h_out, c_out
+
+
+def _c(a):
+    """The array itself when already C-contiguous (the usual case), else a contiguous copy."""
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
