@@ -36,11 +36,7 @@ def _shapes(model, F):
             "forecast needs a model with a known input shape (batch, timesteps, features): "
             "give its first layer input_shape=..., or fit/predict it once."
         )
-    out = model.output_shape if model.batch_input_shape else None
-    if out is None:
-        out = shape
-        for layer in model.layers:
-            out = layer.compute_output_shape(out)
+    out = model.compute_output_shape(shape)
     width = out[-1]
     if width != F:
         raise ValueError(

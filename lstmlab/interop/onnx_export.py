@@ -79,7 +79,7 @@ class _Graph:
 
 def _lstm(g, layer, x, streaming, k, graph_inputs, graph_outputs, float_type):
     """x (B, T, D) -> the layer's output; adds the LSTM node and its layout changes."""
-    H, D = layer.units, layer.kernel.shape[0]
+    H = layer.units
     acts = []
     for a in (layer.recurrent_activation.name, layer.activation.name, layer.activation.name):
         if a not in _LSTM_ACT:
@@ -184,10 +184,7 @@ def build_onnx(model, streaming=False, opset=17):
         else:
             raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) has no ONNX export.")
     g.node("Identity", [x], outputs=["output"])
-    out_shape = shape
-    for layer in layers:
-        out_shape = layer.compute_output_shape(out_shape)
-        out_shape = tuple(out_shape[0] if isinstance(out_shape, list) else out_shape)
+    out_shape = model.compute_output_shape(shape)
     outputs = [g.h.make_tensor_value_info("output", F, _dims(out_shape, len(out_shape) == 3, streaming))]
     for name in state_outputs:
         H = int(model.lstm_layers[int(name.split("_")[1])].units)

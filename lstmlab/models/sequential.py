@@ -81,11 +81,15 @@ class Sequential(Trainer):
     @property
     def output_shape(self):
         shape = self.batch_input_shape
-        if shape is None:
-            return None
+        return None if shape is None else self.compute_output_shape(shape)
+
+    def compute_output_shape(self, input_shape):
+        """The model's output shape for inputs of `input_shape`, found without running it."""
+        shape = tuple(input_shape)
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)
-        return shape
+            shape = shape[0] if isinstance(shape, list) else shape   # return_state: the output goes on
+        return tuple(shape)
 
     def _maybe_build(self):
         if self.batch_input_shape is not None and self._layers:

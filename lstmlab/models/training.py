@@ -179,11 +179,7 @@ class Trainer:
 
     def _check_targets(self, x, y):
         """y's shape against the model's output shape (found without running the model)."""
-        shape = tuple(x[:1].shape)
-        for layer in self.layers:
-            shape = layer.compute_output_shape(shape)
-            shape = shape[0] if isinstance(shape, list) else shape
-        self.loss.validate(y[:1], np.zeros(shape, np.float32))
+        self.loss.validate(y[:1], np.zeros(self.compute_output_shape(x[:1].shape), np.float32))
 
     def _check_loss(self, loss, epoch, batch):
         if not np.isfinite(loss):
