@@ -62,18 +62,3 @@ def as_mask(mask, T, B):
         return NO_ARRAY
     return np.ascontiguousarray(np.asarray(mask, dtype=bool).T, dtype=np.uint8).reshape(T, B)
 
-
-def weight_grads(dz, cache, inputs=True):
-    """After the reverse time loop: dz (T, B, 4H) -> dx (B, T, D), dW, dU, db.
-
-    Three large products over all T*B rows at once instead of T small ones;
-    dx is None when `inputs` is False (the first layer's input needs none).
-    """
-    T, B, D, H = cache.shape
-    h_prev = cache.hs[:T] if cache.rmask.size == 0 else cache.hs[:T] * cache.rmask
-    dzf = dz.reshape(T * B, 4 * H)
-    dW = cache.x.reshape(T * B, D).T @ dzf                   # (D, 4H)
-    dU = h_prev.reshape(T * B, H).T @ dzf                    # (H, 4H)
-    db = dzf.sum(axis=0)                                     # (4H,)
-    dx = (dz @ cache.W.T).transpose(1, 0, 2) if inputs else None   # (B, T, D)
-    return dx, dW, dU, db

@@ -14,7 +14,7 @@ with `zero_output`, as Keras's RNN loop does.
 """
 import numpy as np
 
-from .common import NO_ARRAY, Cache, activation_code, as_mask, weight_grads
+from .common import NO_ARRAY, Cache, activation_code, as_mask
 
 
 # The Numba kernels record float32's fast tanh and sigmoid as codes 5 and 6:
@@ -123,6 +123,22 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
         dh = (dh_prev if rmask is None else dh_prev * rmask) + dh_keep
     dx, dW, dU, db = weight_grads(dz, cache, inputs)
     return dx, dW, dU, db, dh, dc
+
+
+def weight_grads(dz, cache, inputs=True):
+    """After the reverse time loop: dz (T, B, 4H) -> dx (B, T, D), dW, dU, db.
+
+    Three large products over all T*B rows at once instead of T small ones;
+    dx is None when `inputs` is False (the first layer's input needs none).
+    """
+    T, B, D, H = cache.shape
+    h_prev = cache.hs[:T] if cache.rmask.size == 0 else cache.hs[:T] * cache.rmask
+    dzf = dz.reshape(T * B, 4 * H)
+    dW = cache.x.reshape(T * B, D).T @ dzf                   # (D, 4H)
+    dU = h_prev.reshape(T * B, H).T @ dzf                    # (H, 4H)
+    db = dzf.sum(axis=0)                                     # (4H,)
+    dx = (dz @ cache.W.T).transpose(1, 0, 2) if inputs else None   # (B, T, D)
+    return dx, dW, dU, db
 
 
 def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):
