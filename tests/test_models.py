@@ -171,7 +171,6 @@ def test_damaged_and_foreign_files_give_clear_errors(tmp_path):
 
 def test_a_pickle_inside_the_file_is_never_run(tmp_path):
     """An archive whose weights entry is a pickled object: refused, not executed."""
-    import pickle
 
     class Evil:
         def __reduce__(self):

@@ -21,9 +21,7 @@ from numba import njit
 from ..engine.kernels import _backward_rows_c, _forward_rows_c, codes
 from ..layers import LSTM, Dense
 from ..losses import MeanSquaredError
-from ..optimizers import Adam
-
-_EMPTY_MASK = np.zeros((0, 0), np.uint8)
+from ..optimizers import Adam, _adam_step
 
 
 def eligible(model, callbacks, validation_data, verbose, shuffle, initial_epoch):
@@ -85,10 +83,8 @@ def fit(model, x, y, batch_size, epochs, shuffle, rng):
 
 @njit(cache=True, error_model="numpy")
 def _adam(p, g, m, v, alpha, omb1, omb2, eps):
-    for k in range(p.size):
-        m.flat[k] += (g.flat[k] - m.flat[k]) * omb1
-        v.flat[k] += (g.flat[k] * g.flat[k] - v.flat[k]) * omb2
-        p.flat[k] -= (m.flat[k] * alpha) / (np.sqrt(v.flat[k]) + eps)
+    """The optimizer's own Adam update, on flat views of any-shaped weights."""
+    _adam_step(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), alpha, omb1, omb2, eps)
 
 
 @njit(cache=True, error_model="numpy")
