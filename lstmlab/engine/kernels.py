@@ -21,8 +21,8 @@ from numba import njit, prange
 
 from . import blas, memory  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
 from .common import NO_ARRAY, Cache, activation_code, as_mask
-from .pointwise import FASTMATH, TANH, SIGMOID, FAST_TANH, FAST_SIGMOID, act_scalar, act_slice, \
-    dact_scalar, kernel_code
+from .pointwise import FASTMATH, TANH, SIGMOID, FAST_TANH, FAST_SIGMOID, act_slice, dact_scalar, \
+    kernel_code
 
 # A float32 one, so that float32 arithmetic stays float32 (a float64 literal
 # would promote it); with float64 values it promotes to float64 as it should.
@@ -116,36 +116,47 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     for t in range(T):
         if rmask.shape[0] > 0:
             for r in range(n):
+                hr, mr, dr = hs[t, b0 + r], rmask[b0 + r], h_drop[r]
                 for j in range(H):
-                    h_drop[r, j] = hs[t, b0 + r, j] * rmask[b0 + r, j]
+                    dr[j] = hr[j] * mr[j]
             np.dot(h_drop, U, z)
         else:
             np.dot(hs[t, b0:b1], U, z)             # (n, H) @ (H, 4H), one contiguous block
+        # The pointwise pass works on views that start at 0 (g[H:2 * H], not g[H + j]):
+        # LLVM then knows no index is negative and vectorises every loop.
         for r in range(n):
             bb = b0 + r
             g, zb, xb = gates[t, bb], z[r], xw[t * n + r]
             for k in range(H4):
                 g[k] = zb[k] + xb[k]
-            act_slice(g, 0, 2 * H, ract)            # i, f
-            act_slice(g, 2 * H, 3 * H, act)         # g, the candidate
-            act_slice(g, 3 * H, H4, ract)           # o
-            c_prev, c_new, a = cs[t, bb], cs[t + 1, bb], ac[t, bb]
+            act_slice(g[:2 * H], ract)              # i, f
+            act_slice(g[2 * H:3 * H], act)          # g, the candidate
+            act_slice(g[3 * H:], ract)              # o
+            gi, gf, gg, go = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+            c_prev, c_new, a, h_new = cs[t, bb], cs[t + 1, bb], ac[t, bb], hs[t + 1, bb]
             for j in range(H):
-                c_new[j] = g[H + j] * c_prev[j] + g[j] * g[2 * H + j]
+                c_new[j] = gf[j] * c_prev[j] + gi[j] * gg[j]
                 a[j] = c_new[j]
-            act_slice(a, 0, H, act)
-            h_new = hs[t + 1, bb]
+            act_slice(a, act)
             for j in range(H):
-                h_new[j] = g[3 * H + j] * a[j]
+                h_new[j] = go[j] * a[j]
             if masked:
+                o = out[t, bb]
                 if mask[t, bb] != 0:
                     for j in range(H):
-                        out[t, bb, j] = h_new[j]
+                        o[j] = h_new[j]
                 else:                               # carry the state; repeat or zero the output
+                    h_prev = hs[t, bb]
                     for j in range(H):
                         c_new[j] = c_prev[j]
-                        h_new[j] = hs[t, bb, j]
-                        out[t, bb, j] = 0.0 if (zero_output or t == 0) else out[t - 1, bb, j]
+                        h_new[j] = h_prev[j]
+                    if zero_output or t == 0:
+                        for j in range(H):
+                            o[j] = 0.0
+                    else:
+                        o_prev = out[t - 1, bb]
+                        for j in range(H):
+                            o[j] = o_prev[j]
 
 
 def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
@@ -169,36 +180,51 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
         for r in range(n):
             bb = b0 + r
             g, a, d, c_prev = gates[t, bb], ac[t, bb], dz[t, r], cs[t, bb]
+            dhr, dcr, doutr, drep = dh[bb], dc[bb], dout[t, bb], d_repeat[r]
             if masked and mask[t, bb] == 0:         # state passed through untouched
                 for j in range(H):
-                    d_repeat[r, j] = 0.0 if zero_output else dout[t, bb, j] + d_repeat[r, j]
+                    drep[j] = 0.0 if zero_output else doutr[j] + drep[j]
                 for k in range(H4):
                     d[k] = 0.0
                 continue
-            for j in range(H):
-                dht = dh[bb, j] + dout[t, bb, j] + d_repeat[r, j]
-                d_repeat[r, j] = 0.0
-                i, f, gg, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
-                if plain:                           # tanh and sigmoid, written out
-                    dct = dc[bb, j] + dht * o * (ONE - a[j] * a[j])
-                    d[j] = dct * gg * i * (ONE - i)
-                    d[H + j] = dct * c_prev[j] * f * (ONE - f)
-                    d[2 * H + j] = dct * i * (ONE - gg * gg)
-                    d[3 * H + j] = dht * a[j] * o * (ONE - o)
-                else:
-                    dct = dc[bb, j] + dht * o * dact_scalar(a[j], act)
-                    d[j] = dct * gg * dact_scalar(i, ract)
-                    d[H + j] = dct * c_prev[j] * dact_scalar(f, ract)
-                    d[2 * H + j] = dct * i * dact_scalar(gg, act)
-                    d[3 * H + j] = dht * a[j] * dact_scalar(o, ract)
-                dc[bb, j] = dct * f
+            # Views that start at 0, as in forward, so that these loops vectorise.
+            gi, gf, gg, go = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+            di, df, dg, do = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
+            if plain:                               # tanh and sigmoid, written out
+                for j in range(H):
+                    dht = dhr[j] + doutr[j] + drep[j]
+                    drep[j] = 0.0
+                    i, f, gj, o = gi[j], gf[j], gg[j], go[j]
+                    dct = dcr[j] + dht * o * (ONE - a[j] * a[j])
+                    di[j] = dct * gj * i * (ONE - i)
+                    df[j] = dct * c_prev[j] * f * (ONE - f)
+                    dg[j] = dct * i * (ONE - gj * gj)
+                    do[j] = dht * a[j] * o * (ONE - o)
+                    dcr[j] = dct * f
+            else:
+                for j in range(H):
+                    dht = dhr[j] + doutr[j] + drep[j]
+                    drep[j] = 0.0
+                    i, f, gj, o = gi[j], gf[j], gg[j], go[j]
+                    dct = dcr[j] + dht * o * dact_scalar(a[j], act)
+                    di[j] = dct * gj * dact_scalar(i, ract)
+                    df[j] = dct * c_prev[j] * dact_scalar(f, ract)
+                    dg[j] = dct * i * dact_scalar(gj, act)
+                    do[j] = dht * a[j] * dact_scalar(o, ract)
+                    dcr[j] = dct * f
         np.dot(dz[t], UT, dh_prev)                  # (n, 4H) @ (4H, H)
         for r in range(n):
             bb = b0 + r
             if masked and mask[t, bb] == 0:
                 continue
-            for j in range(H):
-                dh[bb, j] = dh_prev[r, j] * rmask[bb, j] if rmask.shape[0] > 0 else dh_prev[r, j]
+            dhr, dpr = dh[bb], dh_prev[r]
+            if rmask.shape[0] > 0:
+                mr = rmask[bb]
+                for j in range(H):
+                    dhr[j] = dpr[j] * mr[j]
+            else:
+                for j in range(H):
+                    dhr[j] = dpr[j]
     # Weight gradients: large products over all T*n rows at once instead of T small ones.
     dzf = dz.reshape(T * n, H4)
     xc = _rows(x, b0, b1)
@@ -206,8 +232,9 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     for t in range(T):
         for r in range(n):
             if rmask.shape[0] > 0:
+                hpr, hr, mr = hp[t * n + r], hs[t, b0 + r], rmask[b0 + r]
                 for j in range(H):
-                    hp[t * n + r, j] = hs[t, b0 + r, j] * rmask[b0 + r, j]
+                    hpr[j] = hr[j] * mr[j]
             else:
                 hp[t * n + r] = hs[t, b0 + r]
     _project_back(xc, dzf, dW)
@@ -270,21 +297,27 @@ def _step_kernel(x, W, U, b, h, c, act, ract, z, z2, h_out, c_out):
             for k in range(4 * H):
                 zr[k] += xd * Wd[k]
         if H >= STEP_BLAS_MIN_UNITS:
+            z2r = z2[r]
             for k in range(4 * H):
-                zr[k] += z2[r, k]
+                zr[k] += z2r[k]
         else:
+            hr = h[r]
             for m in range(H):                      # z += h U
-                hm = h[r, m]
+                hm = hr[m]
                 Um = U[m]
                 for k in range(4 * H):
                     zr[k] += hm * Um[k]
-        act_slice(zr, 0, 2 * H, ract)
-        act_slice(zr, 2 * H, 3 * H, act)
-        act_slice(zr, 3 * H, 4 * H, ract)
+        act_slice(zr[:2 * H], ract)                 # i, f
+        act_slice(zr[2 * H:3 * H], act)             # g
+        act_slice(zr[3 * H:], ract)                 # o
+        zi, zf, zg, zo = zr[:H], zr[H:2 * H], zr[2 * H:3 * H], zr[3 * H:]
+        cr, cor, hor = c[r], c_out[r], h_out[r]
         for j in range(H):
-            c_out[r, j] = zr[H + j] * c[r, j] + zr[j] * zr[2 * H + j]
-            h_out[r, j] = act_scalar(c_out[r, j], act)
-            h_out[r, j] *= zr[3 * H + j]
+            cor[j] = zf[j] * cr[j] + zi[j] * zg[j]
+            hor[j] = cor[j]
+        act_slice(hor, act)
+        for j in range(H):
+            hor[j] *= zo[j]
 
 
 step_into = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_step_kernel)

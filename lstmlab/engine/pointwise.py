@@ -81,22 +81,29 @@ def dact_scalar(y, code):
 
 
 @njit(inline="always", fastmath=FASTMATH, cache=True, error_model="numpy")
-def act_slice(v, lo, hi, code):
-    """v[lo:hi] = act(v[lo:hi]) in place, one loop per activation."""
+def act_slice(v, code):
+    """v = act(v) in place over a whole 1-D view, one loop per activation.
+
+    Callers pass a view (g[2 * H:3 * H]) rather than bounds: a loop that starts
+    at 0 indexes with values LLVM knows are non-negative, so it drops Numba's
+    negative-index wraparound and vectorises (measured: 9x faster than the same
+    loop over range(lo, hi)).
+    """
+    n = v.shape[0]
     if code == FAST_SIGMOID:
-        for k in range(lo, hi):
+        for k in range(n):
             v[k] = fast_sigmoid(v[k])
     elif code == FAST_TANH:
-        for k in range(lo, hi):
+        for k in range(n):
             v[k] = fast_tanh(v[k])
     elif code == SIGMOID:
-        for k in range(lo, hi):
+        for k in range(n):
             v[k] = 1.0 / (1.0 + np.exp(-v[k]))
     elif code == TANH:
-        for k in range(lo, hi):
+        for k in range(n):
             v[k] = np.tanh(v[k])
     elif code != LINEAR:
-        for k in range(lo, hi):
+        for k in range(n):
             v[k] = act_scalar(v[k], code)
 
 
