@@ -126,25 +126,71 @@ def test_float32_stays_float32():
     np.testing.assert_allclose(out, ref_out, atol=1e-5)
 
 
-@pytest.mark.parametrize("B,masked", [(16, False), (5, True)])
-def test_parallel_path_equals_serial(monkeypatch, B, masked):
-    """Threads split the batch rows (odd counts too); each runs every step for its rows."""
+@pytest.mark.parametrize("how", ["batch", "units"])
+@pytest.mark.parametrize("B,H,masked", [(16, 8, False), (5, 8, True), (4, 7, True), (1, 9, False)])
+def test_parallel_paths_equal_serial_and_reference(monkeypatch, how, B, H, masked):
+    """Threads split the batch rows, or each step's units (odd counts too); same numbers either way."""
+    from lstmlab.engine import kernels
     rng = np.random.default_rng(1)
-    p = make(rng, B, 5, 3, 8)
+    p = make(rng, B, 5, 3, H)
     args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
     kw = {}
     if masked:
-        kw = {"mask": rng.random((B, 5)) > 0.3, "rmask": (rng.random((B, 8)) > 0.3) / 0.7}
+        kw = {"mask": rng.random((B, 5)) > 0.3, "rmask": (rng.random((B, H)) > 0.3) / 0.7,
+              "zero_output": H % 2 == 1}
     serial = engine.forward(*args, **kw)
-    from lstmlab.engine import kernels
     monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1)
-    assert kernels._chunks(B, 8) == min(numba.get_num_threads(), B)
+    monkeypatch.setattr(kernels, "UNITS_PER_PART", 1 if how == "units" else 10**9)
+    threads = numba.get_num_threads()
+    want = ("rows", 1) if threads < 2 or (how == "batch" and B < 2) else (how, threads if how == "units" else min(threads, B))
+    assert kernels._plan(B, H) == want
     par = engine.forward(*args, **kw)
-    np.testing.assert_allclose(par[0], serial[0], atol=1e-12)
-    d = rng.normal(size=serial[0].shape)
-    z = np.zeros_like(serial[1])
-    for a, b in zip(engine.backward(d, z, z, par[3]), engine.backward(d, z, z, serial[3])):
+    slow = ref.forward(*args, **kw)
+    for a, b, c in zip(par[:3], serial[:3], slow[:3]):
         np.testing.assert_allclose(a, b, atol=1e-12)
+        np.testing.assert_allclose(a, c, atol=1e-12)
+    d = rng.normal(size=serial[0].shape)
+    dh, dc = rng.normal(size=serial[1].shape), rng.normal(size=serial[2].shape)
+    for a, b, c in zip(engine.backward(d, dh, dc, par[3]), engine.backward(d, dh, dc, serial[3]),
+                       ref.backward(d, dh, dc, slow[3])):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+        np.testing.assert_allclose(a, c, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_unit_split_finishes_on_fewer_threads_than_parts(dtype, tol):
+    """Any thread may take any part and only waits for parts others are running: three parts on
+    one thread (or two) still finish, with the reference's numbers, inputs' gradient included."""
+    from lstmlab.engine import kernels
+    rng = np.random.default_rng(2)
+    B, T, D, H = 3, 6, 4, 10
+    p = make(rng, B, T, D, H, dtype=dtype)
+    args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    slow = ref.forward(*(a.astype(np.float64) for a in args))
+    threads = numba.get_num_threads()
+    try:
+        for n in {1, threads}:
+            numba.set_num_threads(n)
+            dt = p["x"].dtype
+            act, ract = kernels.codes("tanh", "sigmoid", dt)
+            xt = np.ascontiguousarray(p["x"].transpose(1, 0, 2))
+            hs = np.empty((T + 1, B, H), dt); hs[0] = p["h0"]
+            cs = np.empty((T + 1, B, H), dt); cs[0] = p["c0"]
+            gates, ac = np.empty((T, B, 4 * H), dt), np.empty((T, B, H), dt)
+            none = kernels.NO_ARRAY
+            kernels._forward_units(xt, p["W"], p["b"], p["U"], hs, cs, gates, ac,
+                                   none.astype(dt).reshape(0, 0, 0), none, False, act, ract, none.astype(dt), 3)
+            close(hs[1:].transpose(1, 0, 2), slow[0], tol)
+            cache = kernels.Cache(xt, p["W"], p["U"], hs, cs, gates, ac, none, False, act, ract, none.astype(dt))
+            d = rng.normal(size=(B, T, H)).astype(dt)
+            z = np.zeros((B, H), dt)
+            dh, dc = z.copy(), z.copy()
+            grads = kernels._backward_units(np.ascontiguousarray(d.transpose(1, 0, 2)), dh, dc, cache, True, 3)
+            want = ref.backward(d.astype(np.float64), z, z, slow[3])
+            for a, b in zip((*grads, dh, dc), want):
+                close(a, b, tol)
+    finally:
+        numba.set_num_threads(threads)
 
 
 def test_unknown_activation_lists_valid_ones():
@@ -174,13 +220,13 @@ def test_float32_fast_tanh_and_sigmoid_accuracy():
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_one_hot_inputs_take_the_sparse_path_and_agree(dtype, tol):
     """One-hot characters are multiplied row by row (a lookup); same numbers as the reference."""
-    from lstmlab.engine.kernels import _rows, _sparse
+    from lstmlab.engine.projection import rows, sparse
 
     rng = np.random.default_rng(5)
     B, T, V, H = 6, 7, 12, 5
     x = np.eye(V, dtype=dtype)[rng.integers(0, V, (B, T))]
     p = make(rng, B, T, V, H, dtype=dtype)
-    assert _sparse(_rows(np.ascontiguousarray(x.transpose(1, 0, 2)), 0, B))
+    assert sparse(rows(np.ascontiguousarray(x.transpose(1, 0, 2)), 0, B))
     args = (x, p["W"], p["U"], p["b"], p["h0"], p["c0"])
     fast, slow = engine.forward(*args), ref.forward(*(a.astype(np.float64) for a in args))
     close(fast[0], slow[0], tol)

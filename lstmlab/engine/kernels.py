@@ -19,82 +19,14 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import blas, memory  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
+from . import blas, cell, memory, units  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
+from .projection import project, project_back, rows
 from .common import NO_ARRAY, Cache, activation_code, as_mask
-from .pointwise import FASTMATH, TANH, SIGMOID, FAST_TANH, FAST_SIGMOID, act_slice, dact_scalar, \
-    kernel_code
-
-# A float32 one, so that float32 arithmetic stays float32 (a float64 literal
-# would promote it); with float64 values it promotes to float64 as it should.
-ONE = np.float32(1.0)
+from .pointwise import FASTMATH, kernel_code
 
 # Below this many (batch x unit) cells per step a thread launch costs more
 # than it saves; the serial compilation of the same loop is used instead.
 PARALLEL_MIN_CELLS = 1024
-
-
-# Inputs with at most this share of non-zeros (one-hot characters: 1/V) are
-# multiplied row by row, skipping the zeros: a lookup instead of a product.
-SPARSE_INPUT_SHARE = 0.25
-
-
-@njit(cache=True, error_model="numpy")
-def _rows(x, b0, b1):
-    """x (T, B, D) -> its rows b0:b1 as one contiguous (T*n, D) block."""
-    T, B, D = x.shape
-    n = b1 - b0
-    xc = np.empty((T * n, D), x.dtype)
-    for t in range(T):
-        for r in range(n):
-            xc[t * n + r] = x[t, b0 + r]
-    return xc
-
-
-@njit(cache=True, error_model="numpy")
-def _sparse(xc):
-    return np.count_nonzero(xc) <= SPARSE_INPUT_SHARE * xc.size
-
-
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _project(xc, W, b):
-    """xc (N, D) W (D, 4H) + b: one BLAS product, or row by row over the non-zeros of a sparse xc."""
-    N, D = xc.shape
-    H4 = W.shape[1]
-    if _sparse(xc):
-        xw = np.empty((N, H4), xc.dtype)
-        for i in range(N):
-            row = xw[i]
-            for k in range(H4):
-                row[k] = b[k]
-            for d in range(D):
-                v = xc[i, d]
-                if v != 0.0:
-                    Wd = W[d]
-                    for k in range(H4):
-                        row[k] += v * Wd[k]
-        return xw
-    xw = np.dot(xc, W)
-    for i in range(N):
-        for k in range(H4):
-            xw[i, k] += b[k]
-    return xw
-
-
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _project_back(xc, dzf, dW):
-    """dW (D, 4H) = xc (N, D)ᵀ dzf (N, 4H), skipping the zeros of a sparse xc."""
-    if not _sparse(xc):
-        np.dot(xc.T, dzf, dW)
-        return
-    N, D = xc.shape
-    dW[...] = 0.0
-    for i in range(N):
-        for d in range(D):
-            v = xc[i, d]
-            if v != 0.0:
-                row, g = dW[d], dzf[i]
-                for k in range(row.shape[0]):
-                    row[k] += v * g[k]
 
 
 def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
@@ -108,8 +40,9 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     H = U.shape[0]
     H4 = 4 * H
     n = b1 - b0
-    xc = _rows(x, b0, b1)                           # (T*n, D) these rows' inputs, contiguous
-    xw = _project(xc, W, b)                         # (T*n, 4H): every step's input projection at once
+    xc = rows(x, b0, b1)                           # (T*n, D) these rows' inputs, contiguous
+    xw = np.empty((T * n, H4), x.dtype)
+    project(xc, W, b, xw)                           # every step's input projection at once
     z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
     h_drop = np.empty((n, H), x.dtype)
     masked = mask.shape[0] > 0
@@ -122,24 +55,14 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
             np.dot(h_drop, U, z)
         else:
             np.dot(hs[t, b0:b1], U, z)             # (n, H) @ (H, 4H), one contiguous block
-        # The pointwise pass works on views that start at 0 (g[H:2 * H], not g[H + j]):
-        # LLVM then knows no index is negative and vectorises every loop.
         for r in range(n):
             bb = b0 + r
             g, zb, xb = gates[t, bb], z[r], xw[t * n + r]
             for k in range(H4):
                 g[k] = zb[k] + xb[k]
-            act_slice(g[:2 * H], ract)              # i, f
-            act_slice(g[2 * H:3 * H], act)          # g, the candidate
-            act_slice(g[3 * H:], ract)              # o
-            gi, gf, gg, go = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
-            c_prev, c_new, a, h_new = cs[t, bb], cs[t + 1, bb], ac[t, bb], hs[t + 1, bb]
-            for j in range(H):
-                c_new[j] = gf[j] * c_prev[j] + gi[j] * gg[j]
-                a[j] = c_new[j]
-            act_slice(a, act)
-            for j in range(H):
-                h_new[j] = go[j] * a[j]
+            c_prev, c_new, h_new = cs[t, bb], cs[t + 1, bb], hs[t + 1, bb]
+            cell.forward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], c_prev, c_new, ac[t, bb], h_new,
+                         act, ract)
             if masked:
                 o = out[t, bb]
                 if mask[t, bb] != 0:
@@ -175,7 +98,6 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     dh_prev = np.empty((n, H), x.dtype)
     d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
     masked = mask.shape[0] > 0
-    plain = (act == TANH or act == FAST_TANH) and (ract == SIGMOID or ract == FAST_SIGMOID)
     for t in range(T - 1, -1, -1):
         for r in range(n):
             bb = b0 + r
@@ -187,31 +109,8 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
                 for k in range(H4):
                     d[k] = 0.0
                 continue
-            # Views that start at 0, as in forward, so that these loops vectorise.
-            gi, gf, gg, go = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
-            di, df, dg, do = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
-            if plain:                               # tanh and sigmoid, written out
-                for j in range(H):
-                    dht = dhr[j] + doutr[j] + drep[j]
-                    drep[j] = 0.0
-                    i, f, gj, o = gi[j], gf[j], gg[j], go[j]
-                    dct = dcr[j] + dht * o * (ONE - a[j] * a[j])
-                    di[j] = dct * gj * i * (ONE - i)
-                    df[j] = dct * c_prev[j] * f * (ONE - f)
-                    dg[j] = dct * i * (ONE - gj * gj)
-                    do[j] = dht * a[j] * o * (ONE - o)
-                    dcr[j] = dct * f
-            else:
-                for j in range(H):
-                    dht = dhr[j] + doutr[j] + drep[j]
-                    drep[j] = 0.0
-                    i, f, gj, o = gi[j], gf[j], gg[j], go[j]
-                    dct = dcr[j] + dht * o * dact_scalar(a[j], act)
-                    di[j] = dct * gj * dact_scalar(i, ract)
-                    df[j] = dct * c_prev[j] * dact_scalar(f, ract)
-                    dg[j] = dct * i * dact_scalar(gj, act)
-                    do[j] = dht * a[j] * dact_scalar(o, ract)
-                    dcr[j] = dct * f
+            cell.backward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], a, c_prev, dhr, dcr, doutr, drep,
+                          d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:], act, ract)
         np.dot(dz[t], UT, dh_prev)                  # (n, 4H) @ (4H, H)
         for r in range(n):
             bb = b0 + r
@@ -227,7 +126,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
                     dhr[j] = dpr[j]
     # Weight gradients: large products over all T*n rows at once instead of T small ones.
     dzf = dz.reshape(T * n, H4)
-    xc = _rows(x, b0, b1)
+    xc = rows(x, b0, b1)
     hp = np.empty((T * n, H), x.dtype)              # h_{t-1} as multiplied by U (after dropout)
     for t in range(T):
         for r in range(n):
@@ -237,7 +136,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
                     hpr[j] = hr[j] * mr[j]
             else:
                 hp[t * n + r] = hs[t, b0 + r]
-    _project_back(xc, dzf, dW)
+    project_back(xc, dzf, dW)
     np.dot(hp.T, dzf, dU)
     for k in range(H4):
         db[k] = 0.0
@@ -307,27 +206,41 @@ def _step_kernel(x, W, U, b, h, c, act, ract, z, z2, h_out, c_out):
                 Um = U[m]
                 for k in range(4 * H):
                     zr[k] += hm * Um[k]
-        act_slice(zr[:2 * H], ract)                 # i, f
-        act_slice(zr[2 * H:3 * H], act)             # g
-        act_slice(zr[3 * H:], ract)                 # o
-        zi, zf, zg, zo = zr[:H], zr[H:2 * H], zr[2 * H:3 * H], zr[3 * H:]
-        cr, cor, hor = c[r], c_out[r], h_out[r]
-        for j in range(H):
-            cor[j] = zf[j] * cr[j] + zi[j] * zg[j]
-            hor[j] = cor[j]
-        act_slice(hor, act)
-        for j in range(H):
-            hor[j] *= zo[j]
+        # h_out's row doubles as the scratch for act(c): h = o act(c) is written over it in place.
+        cell.forward(zr[:H], zr[H:2 * H], zr[2 * H:3 * H], zr[3 * H:], c[r], c_out[r], h_out[r], h_out[r],
+                     act, ract)
 
 
 step_into = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_step_kernel)
 
 
-def _chunks(B, H):
-    """How many threads share the batch: one each for big enough work, else 1 (no launch)."""
-    if B * H < PARALLEL_MIN_CELLS or B < 2:
-        return 1
-    return min(numba.get_num_threads(), B)
+@njit(cache=True, error_model="numpy")
+def _step_new(x, W, U, b, h, c, act, ract):
+    """step_into with its outputs and scratch allocated here: fewer arguments to box per call."""
+    B, H = h.shape
+    h_out, c_out = np.empty_like(h), np.empty_like(c)
+    z = np.empty((2, B, 4 * H), h.dtype)
+    step_into(x, W, U, b, h, c, act, ract, z[0], z[1], h_out, c_out)
+    return h_out, c_out
+
+
+# From this many units per thread on, threads split each step's units (units.py)
+# rather than the batch: the per-step products are then larger per byte of U.
+# Measured on 2 cores, B=64: forward + backward 1.17x faster at H=512, even at
+# H=256, 1.1x slower at H=128 (smaller parts spend more of each step meeting).
+UNITS_PER_PART = 128
+
+
+def _plan(B, H):
+    """How the threads share the work: ("rows", 1) on one thread, ("batch", chunks) or ("units", parts)."""
+    threads = numba.get_num_threads()
+    if B * H < PARALLEL_MIN_CELLS or threads < 2:
+        return "rows", 1
+    if H >= UNITS_PER_PART * threads:
+        return "units", threads
+    if B >= 2:
+        return "batch", min(threads, B)
+    return "rows", 1
 
 
 @functools.lru_cache(maxsize=64)
@@ -362,9 +275,11 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     out = np.empty((T, B, H), dt) if m.size else NO_ARRAY.astype(dt).reshape(0, 0, 0)
     W, U, b = (np.ascontiguousarray(a, dt) for a in (W, U, b))
     args = (xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm)
-    chunks = _chunks(B, H)
-    if chunks > 1:
-        _forward_chunks(*args, chunks)
+    how, threads = _plan(B, H)
+    if how == "units":
+        _forward_units(*args, threads)
+    elif how == "batch":
+        _forward_chunks(*args, threads)
     else:
         _forward_rows_c(*args, 0, B)
     cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
@@ -382,7 +297,11 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
     dout = np.ascontiguousarray(dout.transpose(1, 0, 2), dt)  # (T, B, H)
     dh = np.array(dh_T, dtype=dt, order="C")                  # updated in place to d h_0
     dc = np.array(dc_T, dtype=dt, order="C")
-    chunks = _chunks(B, H)
+    how, threads = _plan(B, H)
+    if how == "units":
+        dx, dW, dU, db = _backward_units(dout, dh, dc, cache, inputs, threads)
+        return dx, dW, dU, db, dh, dc
+    chunks = threads if how == "batch" else 1
     dW = np.empty((chunks, D, 4 * H), dt)                     # one share per thread, summed below
     dU = np.empty((chunks, H, 4 * H), dt)
     db = np.empty((chunks, 4 * H), dt)
@@ -398,16 +317,46 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
     return dx, dW.sum(axis=0), dU.sum(axis=0), db.sum(axis=0), dh, dc
 
 
+def _forward_units(xt, W, b, U, hs, cs, gates, ac, out, m, zero_output, act, ract, rm, parts):
+    """forward's loop with each step cut in `parts` over the units (units.py)."""
+    T, B, D = xt.shape
+    H = U.shape[0]
+    dt = xt.dtype
+    bounds = units.bounds(H, parts)
+    xwq = np.empty(T * B * 4 * H, dt)                         # packed (T*B, 4H) input projections
+    units.project_parts(xt.reshape(T * B, D), units.pack(W, H, parts), b[units.permutation(H, parts)],
+                        bounds, xwq)
+    z = np.empty(B * 4 * H, dt)
+    hd = np.empty((parts, B, H) if rm.size else (parts, 0, 0), dt)
+    units.forward_steps(xwq, units.pack(U, H, parts), bounds, hs, cs, gates, ac, out, m, zero_output,
+                        act, ract, rm, z, hd, np.zeros(T, np.int64), np.zeros(T, np.int64))
+
+
+def _backward_units(dout, dh, dc, cache, inputs, parts):
+    """backward's loop with each step cut in `parts` over the units; -> dx, dW, dU, db."""
+    T, B, D, H = cache.shape
+    dt = cache.x.dtype
+    bounds, perm = units.bounds(H, parts), units.permutation(H, parts)
+    dzq = np.empty(T * B * 4 * H, dt)                         # packed (T*B, 4H) gate gradients
+    units.backward_steps(dout, dh, dc, cache.cs, cache.gates, cache.ac,
+                         np.ascontiguousarray(cache.U[:, perm].T), bounds, cache.mask,
+                         cache.zero_output, cache.act, cache.ract, cache.rmask, dzq,
+                         np.zeros((B, H), dt), np.empty((2, parts, B, H), dt),
+                         np.zeros(T, np.int64), np.zeros(T, np.int64))
+    hprev = cache.hs[:T].reshape(T * B, H)                    # h_{t-1} as multiplied by U
+    if cache.rmask.size:
+        hprev = np.ascontiguousarray((cache.hs[:T] * cache.rmask).reshape(T * B, H))
+    WTq = np.ascontiguousarray(cache.W[:, perm].T) if inputs else np.empty((0, D), dt)
+    dWq, dUq, dbq = np.empty(D * 4 * H, dt), np.empty(H * 4 * H, dt), np.empty(4 * H, dt)
+    dxq = np.empty((parts, T * B, D) if inputs else (0, 0, 0), dt)
+    units.weight_grads(cache.x.reshape(T * B, D), hprev, dzq, WTq, bounds, dWq, dUq, dbq, dxq)
+    db = np.empty(4 * H, dt)
+    db[perm] = dbq
+    dx = dxq.sum(axis=0).reshape(T, B, D).transpose(1, 0, 2) if inputs else None
+    return dx, units.unpack(dWq, D, H, parts), units.unpack(dUq, H, H, parts), db
+
+
 def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):
     """One timestep: x (B, D), h (B, H), c (B, H) -> new h (B, H), new c (B, H)."""
     act, ract = codes(activation, recurrent_activation, h.dtype)
-    B, H = h.shape
-    h_out, c_out = np.empty_like(h), np.empty_like(c)
-    z = np.empty((2, B, 4 * H), h.dtype)                      # scratch for x W + b and h U
-    step_into(_c(x), _c(W), _c(U), b, _c(h), _c(c), act, ract, z[0], z[1], h_out, c_out)
-    return h_out, c_out
-
-
-def _c(a):
-    """The array itself when already C-contiguous (the usual case), else a contiguous copy."""
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return _step_new(x, W, U, b, h, c, act, ract)

@@ -1,0 +1,65 @@
+"""The pointwise half of one LSTM step for one batch row, forward and backward.
+
+Shared by the kernels that split the batch (`kernels.py`) and the ones that
+split the units (`units.py`). Every argument is a 1-D view of n units that
+starts at 0 (gates[t, b, H + u0:H + u1], never gates[t, b] indexed with H + j):
+LLVM then knows no index is negative and vectorises the loops.
+"""
+import numpy as np
+from numba import njit
+
+from .pointwise import FASTMATH, FAST_SIGMOID, FAST_TANH, SIGMOID, TANH, act_slice, dact_scalar
+
+# A float32 one, so that float32 arithmetic stays float32 (a float64 literal
+# would promote it); with float64 values it promotes to float64 as it should.
+ONE = np.float32(1.0)
+
+OPTIONS = dict(inline="always", fastmath=FASTMATH, cache=True, error_model="numpy")
+
+
+@njit(**OPTIONS)
+def forward(gi, gf, gg, go, c_prev, c_new, a, h_new, act, ract):
+    """gi, gf, gg, go hold pre-activations and are activated in place; then
+    c_new = f c_prev + i g, a = act(c_new), h_new = o a."""
+    act_slice(gi, ract)
+    act_slice(gf, ract)
+    act_slice(gg, act)
+    act_slice(go, ract)
+    for j in range(a.shape[0]):
+        c_new[j] = gf[j] * c_prev[j] + gi[j] * gg[j]
+        a[j] = c_new[j]
+    act_slice(a, act)
+    for j in range(a.shape[0]):
+        h_new[j] = go[j] * a[j]
+
+
+@njit(**OPTIONS)
+def backward(gi, gf, gg, go, a, c_prev, dh, dc, dout, drep, di, df, dg, do, act, ract):
+    """From the saved gates and a = act(c_t): the pre-activation gradients di, df, dg, do.
+
+    In: dh, dc (d h_t, d c_t from the step after), dout (the output's gradient),
+    drep (what reaches out_t through later masked repeats; zeroed here).
+    Out: di, df, dg, do, and dc becomes d c_{t-1}.
+    """
+    if (act == TANH or act == FAST_TANH) and (ract == SIGMOID or ract == FAST_SIGMOID):
+        for j in range(a.shape[0]):                 # tanh and sigmoid, written out
+            dht = dh[j] + dout[j] + drep[j]
+            drep[j] = 0.0
+            i, f, g, o = gi[j], gf[j], gg[j], go[j]
+            dct = dc[j] + dht * o * (ONE - a[j] * a[j])
+            di[j] = dct * g * i * (ONE - i)
+            df[j] = dct * c_prev[j] * f * (ONE - f)
+            dg[j] = dct * i * (ONE - g * g)
+            do[j] = dht * a[j] * o * (ONE - o)
+            dc[j] = dct * f
+    else:
+        for j in range(a.shape[0]):
+            dht = dh[j] + dout[j] + drep[j]
+            drep[j] = 0.0
+            i, f, g, o = gi[j], gf[j], gg[j], go[j]
+            dct = dc[j] + dht * o * dact_scalar(a[j], act)
+            di[j] = dct * g * dact_scalar(i, ract)
+            df[j] = dct * c_prev[j] * dact_scalar(f, ract)
+            dg[j] = dct * i * dact_scalar(g, act)
+            do[j] = dht * a[j] * dact_scalar(o, ract)
+            dc[j] = dct * f

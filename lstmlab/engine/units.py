@@ -1,0 +1,273 @@
+"""The LSTM with threads splitting the units: every timestep is cut into parts.
+
+`kernels.py` splits the batch: each thread multiplies its rows by all of U
+every step. With B=64 and H=256 that is a (32, 256) @ (256, 1024) product per
+thread per step, and the BLAS repacks all of U (1 MB) for each one. Here a
+part is a range of units with all four of their gates: part p multiplies every
+row by its own columns of U, (64, 256) @ (256, 512), packed once per call
+(measured on 2 cores: the per-step products 1.6x faster at H=256, B=64, and
+1.4x at H=64).
+
+The price is a meeting per timestep: step t+1 needs every part's h_t. The
+threads meet through atomic counters (`atomics.py`): a part is claimed,
+computed, then counted done; a thread that finds nothing left to claim in a
+step waits until the step's parts are all done. Any thread may compute any
+part, and a thread only ever waits for parts that another running thread has
+claimed, so the loop finishes whatever number of threads Numba runs (one
+included).
+
+Packed layout: part p owns units u0:u1 (n = u1 - u0) and its 4n columns,
+ordered i, f, g, o (`permutation`). A matrix with 4H columns is packed as the
+parts' (rows, 4n) blocks one after another in a flat array (`pack`), so that
+each block is contiguous for the BLAS.
+"""
+import functools
+
+import numpy as np
+from numba import njit, prange
+
+from . import cell
+from .atomics import fetch_add, load
+from .pointwise import FASTMATH
+from .projection import project, project_back
+
+OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
+
+
+@functools.lru_cache(maxsize=32)
+def bounds(H, parts):
+    """(parts + 1,) unit boundaries, as even as possible."""
+    return np.array([p * H // parts for p in range(parts + 1)], np.int64)
+
+
+@functools.lru_cache(maxsize=32)
+def permutation(H, parts):
+    """(4H,): packed column k holds the original column permutation(H, parts)[k]."""
+    cols = []
+    for u0, u1 in zip(bounds(H, parts)[:-1], bounds(H, parts)[1:]):
+        units = np.arange(u0, u1)
+        cols.extend(gate * H + units for gate in range(4))
+    return np.concatenate(cols)
+
+
+def pack(A, H, parts):
+    """A (R, 4H) -> flat (R * 4H,): each part's columns, i f g o, as one contiguous (R, 4n) block."""
+    perm, b = permutation(H, parts), bounds(H, parts)
+    return np.concatenate([A[:, perm[4 * u0:4 * u1]].ravel() for u0, u1 in zip(b[:-1], b[1:])])
+
+
+def unpack(flat, R, H, parts):
+    """The inverse of `pack`: flat (R * 4H,) -> (R, 4H) in the original column order."""
+    perm, b = permutation(H, parts), bounds(H, parts)
+    A = np.empty((R, 4 * H), flat.dtype)
+    for u0, u1 in zip(b[:-1], b[1:]):
+        A[:, perm[4 * u0:4 * u1]] = flat[R * 4 * u0:R * 4 * u1].reshape(R, 4 * (u1 - u0))
+    return A
+
+
+@njit(inline="always", **OPTIONS)
+def _block(flat, R, u0, u1):
+    """Part u0:u1's (R, 4n) block of a packed flat array."""
+    return flat[R * 4 * u0:R * 4 * u1].reshape(R, 4 * (u1 - u0))
+
+
+@njit(inline="always", **OPTIONS)
+def _gates(g, H, u0, u1):
+    """The i, f, g, o views of units u0:u1 in a (4H,) row of gates."""
+    return g[u0:u1], g[H + u0:H + u1], g[2 * H + u0:2 * H + u1], g[3 * H + u0:3 * H + u1]
+
+
+@njit(inline="always", **OPTIONS)
+def _split(v, n):
+    """A packed (4n,) row as its i, f, g, o views."""
+    return v[:n], v[n:2 * n], v[2 * n:3 * n], v[3 * n:]
+
+
+@njit(inline="always", **OPTIONS)
+def _run_stage(claims, done, s, parts):
+    """Claim the next unclaimed part of stage s, or -1 when none is left."""
+    p = fetch_add(claims, s, 1)
+    return p if p < parts else -1
+
+
+@njit(inline="always", **OPTIONS)
+def _wait(done, s, parts):
+    while load(done, s) < parts:
+        pass
+
+
+@njit(**OPTIONS)
+def _forward_part(t, u0, u1, xwq, Uq, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask,
+                  z, hd):
+    """Step t for units u0:u1 and every row: h_{t-1} times the part's U, then the cells."""
+    T, B, H = gates.shape[0], gates.shape[1], hs.shape[2]
+    n = u1 - u0
+    zp = _block(z, B, u0, u1)                       # (B, 4n) scratch of this part
+    if rmask.shape[0] > 0:                          # recurrent dropout: h_{t-1} * rmask
+        for r in range(B):
+            hr, mr, dr = hs[t, r], rmask[r], hd[r]
+            for j in range(H):
+                dr[j] = hr[j] * mr[j]
+        np.dot(hd, _block(Uq, H, u0, u1), zp)       # (B, H) @ (H, 4n)
+    else:
+        np.dot(hs[t], _block(Uq, H, u0, u1), zp)
+    xw = _block(xwq, T * B, u0, u1)                 # (T*B, 4n) input projections
+    for r in range(B):
+        zr, xr = zp[r], xw[t * B + r]
+        for k in range(4 * n):
+            zr[k] += xr[k]
+        gi, gf, gg, go = _gates(gates[t, r], H, u0, u1)
+        zi, zf, zg, zo = _split(zr, n)
+        for j in range(n):
+            gi[j], gf[j], gg[j], go[j] = zi[j], zf[j], zg[j], zo[j]
+        c_prev, c_new, h_new = cs[t, r, u0:u1], cs[t + 1, r, u0:u1], hs[t + 1, r, u0:u1]
+        cell.forward(gi, gf, gg, go, c_prev, c_new, ac[t, r, u0:u1], h_new, act, ract)
+        if mask.shape[0] > 0:
+            o = out[t, r, u0:u1]
+            if mask[t, r] != 0:
+                for j in range(n):
+                    o[j] = h_new[j]
+            else:                                   # carry the state; repeat or zero the output
+                h_prev = hs[t, r, u0:u1]
+                for j in range(n):
+                    c_new[j] = c_prev[j]
+                    h_new[j] = h_prev[j]
+                if zero_output or t == 0:
+                    for j in range(n):
+                        o[j] = 0.0
+                else:
+                    o_prev = out[t - 1, r, u0:u1]
+                    for j in range(n):
+                        o[j] = o_prev[j]
+
+
+@njit(parallel=True, **OPTIONS)
+def forward_steps(xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask,
+                  z, hd, claims, done):
+    """Every step, each cut in parts over the units; one worker per part, meeting per step.
+
+    xwq: the packed input projections (T*B, 4H), bias included; Uq the packed U.
+    Fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H) and, when masked,
+    out (T, B, H). z (B * 4H,) and hd (parts, B, H) are scratch; claims and
+    done (T,) int64 zeros are the per-step counters.
+    """
+    T = gates.shape[0]
+    parts = bounds.shape[0] - 1
+    for _ in prange(parts):
+        for t in range(T):
+            p = _run_stage(claims, done, t, parts)
+            while p >= 0:
+                _forward_part(t, bounds[p], bounds[p + 1], xwq, Uq, hs, cs, gates, ac, out, mask,
+                              zero_output, act, ract, rmask, z, hd[p])
+                fetch_add(done, t, 1)
+                p = _run_stage(claims, done, t, parts)
+            _wait(done, t, parts)
+
+
+@njit(**OPTIONS)
+def _take_dh(t, u0, u1, partial, dh, mask, rmask):
+    """d h_t for units u0:u1 from the parts' products of step t+1 (rows that took step t+1)."""
+    parts, B = partial.shape[0], partial.shape[1]
+    n = u1 - u0
+    for r in range(B):
+        if mask.shape[0] > 0 and mask[t + 1, r] == 0:
+            continue                                # a skipped step passes d h through untouched
+        dhr = dh[r, u0:u1]
+        first = partial[0, r, u0:u1]
+        for j in range(n):
+            dhr[j] = first[j]
+        for q in range(1, parts):
+            other = partial[q, r, u0:u1]
+            for j in range(n):
+                dhr[j] += other[j]
+        if rmask.shape[0] > 0:
+            mr = rmask[r, u0:u1]
+            for j in range(n):
+                dhr[j] *= mr[j]
+
+
+@njit(**OPTIONS)
+def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, UTq, mask, zero_output, act, ract, rmask,
+                   dzq, d_repeat, partial):
+    """Step t backwards for units u0:u1: the cells' gradients, then part p's share of d h_{t-1}."""
+    T, B, H = gates.shape[0], gates.shape[1], dh.shape[1]
+    n = u1 - u0
+    if t < T - 1:
+        _take_dh(t, u0, u1, partial[(t + 1) % 2], dh, mask, rmask)
+    dz = _block(dzq, T * B, u0, u1)                 # (T*B, 4n)
+    for r in range(B):
+        d = dz[t * B + r]
+        drep, doutr = d_repeat[r, u0:u1], dout[t, r, u0:u1]
+        if mask.shape[0] > 0 and mask[t, r] == 0:   # state passed through untouched
+            for j in range(n):
+                drep[j] = 0.0 if zero_output else doutr[j] + drep[j]
+            for k in range(4 * n):
+                d[k] = 0.0
+            continue
+        gi, gf, gg, go = _gates(gates[t, r], H, u0, u1)
+        di, df, dg, do = _split(d, n)
+        cell.backward(gi, gf, gg, go, ac[t, r, u0:u1], cs[t, r, u0:u1], dh[r, u0:u1], dc[r, u0:u1],
+                      doutr, drep, di, df, dg, do, act, ract)
+    # (B, 4n) @ (4n, H): this part's term of d h_{t-1}; the parts' terms are summed by _take_dh.
+    np.dot(dz[t * B:(t + 1) * B], UTq[4 * u0:4 * u1], partial[t % 2, p])
+
+
+@njit(parallel=True, **OPTIONS)
+def backward_steps(dout, dh, dc, cs, gates, ac, UTq, bounds, mask, zero_output, act, ract, rmask,
+                   dzq, d_repeat, partial, claims, done):
+    """The reverse time loop, each step cut in parts over the units as in `forward_steps`.
+
+    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. UTq is
+    U's packed columns transposed, (4H, H). Fills dzq, the packed pre-activation
+    gradients (T*B, 4H). d_repeat (B, H) zeros, partial (2, parts, B, H) and the
+    counters claims, done (T,) int64 zeros are scratch.
+    """
+    T = gates.shape[0]
+    parts = bounds.shape[0] - 1
+    for _ in prange(parts):
+        for s in range(T):
+            t = T - 1 - s
+            p = _run_stage(claims, done, s, parts)
+            while p >= 0:
+                _backward_part(t, p, bounds[p], bounds[p + 1], dout, dh, dc, cs, gates, ac, UTq, mask,
+                               zero_output, act, ract, rmask, dzq, d_repeat, partial)
+                fetch_add(done, s, 1)
+                p = _run_stage(claims, done, s, parts)
+            _wait(done, s, parts)
+    for p in range(parts):                          # d h_0 from step 0's products
+        _take_dh(-1, bounds[p], bounds[p + 1], partial[0], dh, mask, rmask)
+
+
+@njit(parallel=True, **OPTIONS)
+def project_parts(xc, Wq, bq, bounds, xwq):
+    """Each part's input projections for every step: xwq's block p (N, 4n) = xc (N, D) W_p + b_p."""
+    N, D = xc.shape
+    parts = bounds.shape[0] - 1
+    for p in prange(parts):
+        u0, u1 = bounds[p], bounds[p + 1]
+        project(xc, _block(Wq, D, u0, u1), bq[4 * u0:4 * u1], _block(xwq, N, u0, u1))
+
+
+@njit(parallel=True, **OPTIONS)
+def weight_grads(xc, hprev, dzq, WTq, bounds, dWq, dUq, dbq, dxq):
+    """Each part's weight gradients from its block of dzq (N, 4n), N = T*B rows:
+    dW_p (D, 4n) = xcᵀ dz_p, dU_p (H, 4n) = hprevᵀ dz_p, db_p the column sums, all
+    packed; and, when dxq has rows, dxq[p] (N, D) = dz_p W_pᵀ, which the caller sums.
+    """
+    N, D = xc.shape
+    H = hprev.shape[1]
+    parts = bounds.shape[0] - 1
+    for p in prange(parts):
+        u0, u1 = bounds[p], bounds[p + 1]
+        dz = _block(dzq, N, u0, u1)
+        project_back(xc, dz, _block(dWq, D, u0, u1))
+        np.dot(hprev.T, dz, _block(dUq, H, u0, u1))
+        db = dbq[4 * u0:4 * u1]
+        for k in range(db.shape[0]):
+            db[k] = 0.0
+        for i in range(N):
+            row = dz[i]
+            for k in range(db.shape[0]):
+                db[k] += row[k]
+        if dxq.shape[0] > 0:
+            np.dot(dz, WTq[4 * u0:4 * u1], dxq[p])
