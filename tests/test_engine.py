@@ -157,6 +157,31 @@ def test_parallel_paths_equal_serial_and_reference(monkeypatch, how, B, H, maske
         np.testing.assert_allclose(a, c, atol=1e-12)
 
 
+@pytest.mark.parametrize("how", ["rows", "units"])
+@pytest.mark.parametrize("inputs", ["narrow", "wide", "one-hot"])
+def test_inputs_added_in_the_loop_or_projected_ahead_agree(monkeypatch, how, inputs):
+    """Narrow (D <= 8) and sparse inputs are added row by row inside the time loop, wide dense
+    ones projected by BLAS ahead of it; either way, the reference's numbers."""
+    from lstmlab.engine import kernels, projection
+    rng = np.random.default_rng(3)
+    B, T, H = 4, 6, 6
+    D = 3 if inputs == "narrow" else 12
+    p = make(rng, B, T, D, H)
+    if inputs == "one-hot":
+        p["x"] = np.eye(D)[rng.integers(0, D, (B, T))]
+    xc = np.ascontiguousarray(p["x"].transpose(1, 0, 2)).reshape(T * B, D)
+    assert projection.inline(xc) == (inputs != "wide")
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1 if how == "units" else 10**9)
+    monkeypatch.setattr(kernels, "UNITS_PER_PART", 1)
+    args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    fast, slow = engine.forward(*args), ref.forward(*args)
+    close(fast[0], slow[0])
+    d = rng.normal(size=fast[0].shape)
+    dh, dc = rng.normal(size=fast[1].shape), rng.normal(size=fast[2].shape)
+    for a, b in zip(engine.backward(d, dh, dc, fast[3]), ref.backward(d, dh, dc, slow[3])):
+        close(a, b)
+
+
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 def test_unit_split_finishes_on_fewer_threads_than_parts(dtype, tol):
     """Any thread may take any part and only waits for parts others are running: three parts on

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import blas, cell, memory, units  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
-from .projection import project, project_back, rows
+from .projection import add_input, add_outer, inline, project, project_back, rows
 from .common import NO_ARRAY, Cache, activation_code, as_mask
 from .pointwise import FASTMATH, kernel_code
 
@@ -41,8 +41,10 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     H4 = 4 * H
     n = b1 - b0
     xc = rows(x, b0, b1)                           # (T*n, D) these rows' inputs, contiguous
-    xw = np.empty((T * n, H4), x.dtype)
-    project(xc, W, b, xw)                           # every step's input projection at once
+    in_loop = inline(xc)                            # x_t W added row by row inside the loop
+    xw = np.empty((0 if in_loop else T * n, H4), x.dtype)
+    if not in_loop:
+        project(xc, W, b, xw)                       # every step's input projection at once
     z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
     h_drop = np.empty((n, H), x.dtype)
     masked = mask.shape[0] > 0
@@ -57,9 +59,13 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
             np.dot(hs[t, b0:b1], U, z)             # (n, H) @ (H, 4H), one contiguous block
         for r in range(n):
             bb = b0 + r
-            g, zb, xb = gates[t, bb], z[r], xw[t * n + r]
-            for k in range(H4):
-                g[k] = zb[k] + xb[k]
+            g, zb = gates[t, bb], z[r]
+            if in_loop:
+                add_input(g, zb, xc[t * n + r], W, b)
+            else:
+                xb = xw[t * n + r]
+                for k in range(H4):
+                    g[k] = zb[k] + xb[k]
             c_prev, c_new, h_new = cs[t, bb], cs[t + 1, bb], hs[t + 1, bb]
             cell.forward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], c_prev, c_new, ac[t, bb], h_new,
                          act, ract)
@@ -98,6 +104,10 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     dh_prev = np.empty((n, H), x.dtype)
     d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
     masked = mask.shape[0] > 0
+    xc = rows(x, b0, b1)
+    in_loop = inline(xc)                            # dW summed row by row inside the loop
+    if in_loop:
+        dW[...] = 0.0
     for t in range(T - 1, -1, -1):
         for r in range(n):
             bb = b0 + r
@@ -111,6 +121,8 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
                 continue
             cell.backward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], a, c_prev, dhr, dcr, doutr, drep,
                           d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:], act, ract)
+            if in_loop:
+                add_outer(dW, xc[t * n + r], d)
         np.dot(dz[t], UT, dh_prev)                  # (n, 4H) @ (4H, H)
         for r in range(n):
             bb = b0 + r
@@ -126,7 +138,6 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
                     dhr[j] = dpr[j]
     # Weight gradients: large products over all T*n rows at once instead of T small ones.
     dzf = dz.reshape(T * n, H4)
-    xc = rows(x, b0, b1)
     hp = np.empty((T * n, H), x.dtype)              # h_{t-1} as multiplied by U (after dropout)
     for t in range(T):
         for r in range(n):
@@ -136,7 +147,8 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
                     hpr[j] = hr[j] * mr[j]
             else:
                 hp[t * n + r] = hs[t, b0 + r]
-    project_back(xc, dzf, dW)
+    if not in_loop:
+        project_back(xc, dzf, dW)
     np.dot(hp.T, dzf, dU)
     for k in range(H4):
         db[k] = 0.0
@@ -323,13 +335,16 @@ def _forward_units(xt, W, b, U, hs, cs, gates, ac, out, m, zero_output, act, rac
     H = U.shape[0]
     dt = xt.dtype
     bounds = units.bounds(H, parts)
-    xwq = np.empty(T * B * 4 * H, dt)                         # packed (T*B, 4H) input projections
-    units.project_parts(xt.reshape(T * B, D), units.pack(W, H, parts), b[units.permutation(H, parts)],
-                        bounds, xwq)
+    xc, Wq, bq = xt.reshape(T * B, D), units.pack(W, H, parts), b[units.permutation(H, parts)]
+    if inline(xc):                                            # x_t W + b added inside the loop
+        xwq = np.empty(0, dt)
+    else:                                                     # packed (T*B, 4H) projections, made ahead
+        xwq = np.empty(T * B * 4 * H, dt)
+        units.project_parts(xc, Wq, bq, bounds, xwq)
     z = np.empty(B * 4 * H, dt)
     hd = np.empty((parts, B, H) if rm.size else (parts, 0, 0), dt)
-    units.forward_steps(xwq, units.pack(U, H, parts), bounds, hs, cs, gates, ac, out, m, zero_output,
-                        act, ract, rm, z, hd, np.zeros(T, np.int64), np.zeros(T, np.int64))
+    units.forward_steps(xc, Wq, bq, xwq, units.pack(U, H, parts), bounds, hs, cs, gates, ac, out, m,
+                        zero_output, act, ract, rm, z, hd, np.zeros(T, np.int64), np.zeros(T, np.int64))
 
 
 def _backward_units(dout, dh, dc, cache, inputs, parts):
@@ -337,19 +352,22 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
     T, B, D, H = cache.shape
     dt = cache.x.dtype
     bounds, perm = units.bounds(H, parts), units.permutation(H, parts)
+    xc = cache.x.reshape(T * B, D)
+    in_loop = inline(xc)                                      # dW summed row by row inside the loop
+    dWq = np.zeros(D * 4 * H, dt)
     dzq = np.empty(T * B * 4 * H, dt)                         # packed (T*B, 4H) gate gradients
     units.backward_steps(dout, dh, dc, cache.cs, cache.gates, cache.ac,
                          np.ascontiguousarray(cache.U[:, perm].T), bounds, cache.mask,
                          cache.zero_output, cache.act, cache.ract, cache.rmask, dzq,
                          np.zeros((B, H), dt), np.empty((2, parts, B, H), dt),
-                         np.zeros(T, np.int64), np.zeros(T, np.int64))
+                         xc, dWq if in_loop else dWq[:0], np.zeros(T, np.int64), np.zeros(T, np.int64))
     hprev = cache.hs[:T].reshape(T * B, H)                    # h_{t-1} as multiplied by U
     if cache.rmask.size:
         hprev = np.ascontiguousarray((cache.hs[:T] * cache.rmask).reshape(T * B, H))
     WTq = np.ascontiguousarray(cache.W[:, perm].T) if inputs else np.empty((0, D), dt)
-    dWq, dUq, dbq = np.empty(D * 4 * H, dt), np.empty(H * 4 * H, dt), np.empty(4 * H, dt)
+    dUq, dbq = np.empty(H * 4 * H, dt), np.empty(4 * H, dt)
     dxq = np.empty((parts, T * B, D) if inputs else (0, 0, 0), dt)
-    units.weight_grads(cache.x.reshape(T * B, D), hprev, dzq, WTq, bounds, dWq, dUq, dbq, dxq)
+    units.weight_grads(xc, hprev, dzq, WTq, bounds, in_loop, dWq, dUq, dbq, dxq)
     db = np.empty(4 * H, dt)
     db[perm] = dbq
     dx = dxq.sum(axis=0).reshape(T, B, D).transpose(1, 0, 2) if inputs else None

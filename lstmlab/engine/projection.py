@@ -1,7 +1,10 @@
-"""The input's side of the LSTM, for every timestep at once: x W + b forward, xᵀ dz backward.
+"""The input's side of the LSTM: x W + b forward, xᵀ dz backward.
 
 Inputs with at most SPARSE_INPUT_SHARE non-zeros (one-hot characters: 1/V)
 are multiplied row by row over their non-zeros: a lookup instead of a product.
+Such inputs, and narrow ones, are added inside the time loop, row by row
+(`add_input`, `add_outer`); wide dense ones are projected for every timestep
+at once by BLAS before the loop (`project`) and after it (`project_back`).
 """
 import numpy as np
 from numba import njit
@@ -69,3 +72,40 @@ def project_back(xc, dz, dW):
                 row, g = dW[d], dz[i]
                 for k in range(row.shape[0]):
                     row[k] += v * g[k]
+
+
+# Up to this many input features, a dense input is also added inside the time
+# loop (D multiply-adds per gate) rather than projected ahead into a
+# (T*B, 4H) array that is written once and read back once: at these sizes the
+# array's trip through memory costs more than the arithmetic.
+INLINE_MAX_FEATURES = 8
+
+
+@njit(**OPTIONS)
+def inline(xc):
+    """True when the kernels add x_t W inside the time loop: sparse or narrow inputs."""
+    return xc.shape[1] <= INLINE_MAX_FEATURES or sparse(xc)
+
+
+@njit(inline="always", **OPTIONS)
+def add_input(g, zb, xr, W, b):
+    """g (K,) = zb + b + xr (D,) W (D, K), skipping xr's zeros: one row of one step."""
+    for k in range(g.shape[0]):
+        g[k] = zb[k] + b[k]
+    for d in range(xr.shape[0]):
+        v = xr[d]
+        if v != 0.0:
+            Wd = W[d]
+            for k in range(g.shape[0]):
+                g[k] += v * Wd[k]
+
+
+@njit(inline="always", **OPTIONS)
+def add_outer(dW, xr, dz):
+    """dW (D, K) += xr (D,)ᵀ dz (K,), skipping xr's zeros: one row's share of W's gradient."""
+    for d in range(xr.shape[0]):
+        v = xr[d]
+        if v != 0.0:
+            row = dW[d]
+            for k in range(row.shape[0]):
+                row[k] += v * dz[k]

@@ -29,7 +29,7 @@ from numba import njit, prange
 from . import cell
 from .atomics import fetch_add, load
 from .pointwise import FASTMATH
-from .projection import project, project_back
+from .projection import add_input, add_outer, project, project_back
 
 OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 
@@ -97,8 +97,8 @@ def _wait(done, s, parts):
 
 
 @njit(**OPTIONS)
-def _forward_part(t, u0, u1, xwq, Uq, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask,
-                  z, hd):
+def _forward_part(t, u0, u1, xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out, mask, zero_output, act, ract,
+                  rmask, z, hd):
     """Step t for units u0:u1 and every row: h_{t-1} times the part's U, then the cells."""
     T, B, H = gates.shape[0], gates.shape[1], hs.shape[2]
     n = u1 - u0
@@ -111,11 +111,17 @@ def _forward_part(t, u0, u1, xwq, Uq, hs, cs, gates, ac, out, mask, zero_output,
         np.dot(hd, _block(Uq, H, u0, u1), zp)       # (B, H) @ (H, 4n)
     else:
         np.dot(hs[t], _block(Uq, H, u0, u1), zp)
-    xw = _block(xwq, T * B, u0, u1)                 # (T*B, 4n) input projections
+    D = xc.shape[1]
+    in_loop = xwq.shape[0] == 0                     # else (T*B, 4n) input projections made ahead
+    xw = _block(xwq, 0 if in_loop else T * B, u0, u1)
     for r in range(B):
-        zr, xr = zp[r], xw[t * B + r]
-        for k in range(4 * n):
-            zr[k] += xr[k]
+        zr = zp[r]
+        if in_loop:
+            add_input(zr, zr, xc[t * B + r], _block(Wq, D, u0, u1), bq[4 * u0:4 * u1])
+        else:
+            xr = xw[t * B + r]
+            for k in range(4 * n):
+                zr[k] += xr[k]
         gi, gf, gg, go = _gates(gates[t, r], H, u0, u1)
         zi, zf, zg, zo = _split(zr, n)
         for j in range(n):
@@ -142,11 +148,13 @@ def _forward_part(t, u0, u1, xwq, Uq, hs, cs, gates, ac, out, mask, zero_output,
 
 
 @njit(parallel=True, **OPTIONS)
-def forward_steps(xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask,
-                  z, hd, claims, done):
+def forward_steps(xc, Wq, bq, xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zero_output, act, ract,
+                  rmask, z, hd, claims, done):
     """Every step, each cut in parts over the units; one worker per part, meeting per step.
 
-    xwq: the packed input projections (T*B, 4H), bias included; Uq the packed U.
+    xc (T*B, D) the inputs; Wq, bq, Uq the packed weights. xwq: the packed input
+    projections (T*B, 4H), bias included, made ahead; or empty, and then each
+    row's x_t W + b is added inside the loop.
     Fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H) and, when masked,
     out (T, B, H). z (B * 4H,) and hd (parts, B, H) are scratch; claims and
     done (T,) int64 zeros are the per-step counters.
@@ -157,8 +165,8 @@ def forward_steps(xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zero_output, ac
         for t in range(T):
             p = _run_stage(claims, done, t, parts)
             while p >= 0:
-                _forward_part(t, bounds[p], bounds[p + 1], xwq, Uq, hs, cs, gates, ac, out, mask,
-                              zero_output, act, ract, rmask, z, hd[p])
+                _forward_part(t, bounds[p], bounds[p + 1], xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out,
+                              mask, zero_output, act, ract, rmask, z, hd[p])
                 fetch_add(done, t, 1)
                 p = _run_stage(claims, done, t, parts)
             _wait(done, t, parts)
@@ -188,7 +196,7 @@ def _take_dh(t, u0, u1, partial, dh, mask, rmask):
 
 @njit(**OPTIONS)
 def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, UTq, mask, zero_output, act, ract, rmask,
-                   dzq, d_repeat, partial):
+                   dzq, d_repeat, partial, xc, dWq):
     """Step t backwards for units u0:u1: the cells' gradients, then part p's share of d h_{t-1}."""
     T, B, H = gates.shape[0], gates.shape[1], dh.shape[1]
     n = u1 - u0
@@ -208,19 +216,23 @@ def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, UTq, mask, zero_ou
         di, df, dg, do = _split(d, n)
         cell.backward(gi, gf, gg, go, ac[t, r, u0:u1], cs[t, r, u0:u1], dh[r, u0:u1], dc[r, u0:u1],
                       doutr, drep, di, df, dg, do, act, ract)
+        if dWq.shape[0] > 0:
+            add_outer(_block(dWq, xc.shape[1], u0, u1), xc[t * B + r], d)
     # (B, 4n) @ (4n, H): this part's term of d h_{t-1}; the parts' terms are summed by _take_dh.
     np.dot(dz[t * B:(t + 1) * B], UTq[4 * u0:4 * u1], partial[t % 2, p])
 
 
 @njit(parallel=True, **OPTIONS)
 def backward_steps(dout, dh, dc, cs, gates, ac, UTq, bounds, mask, zero_output, act, ract, rmask,
-                   dzq, d_repeat, partial, claims, done):
+                   dzq, d_repeat, partial, xc, dWq, claims, done):
     """The reverse time loop, each step cut in parts over the units as in `forward_steps`.
 
     dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. UTq is
     U's packed columns transposed, (4H, H). Fills dzq, the packed pre-activation
-    gradients (T*B, 4H). d_repeat (B, H) zeros, partial (2, parts, B, H) and the
-    counters claims, done (T,) int64 zeros are scratch.
+    gradients (T*B, 4H). When dWq (D * 4H,) is not empty it starts at zero and
+    receives W's packed gradient, summed row by row from xc (T*B, D). d_repeat
+    (B, H) zeros, partial (2, parts, B, H) and the counters claims, done (T,)
+    int64 zeros are scratch.
     """
     T = gates.shape[0]
     parts = bounds.shape[0] - 1
@@ -230,7 +242,7 @@ def backward_steps(dout, dh, dc, cs, gates, ac, UTq, bounds, mask, zero_output, 
             p = _run_stage(claims, done, s, parts)
             while p >= 0:
                 _backward_part(t, p, bounds[p], bounds[p + 1], dout, dh, dc, cs, gates, ac, UTq, mask,
-                               zero_output, act, ract, rmask, dzq, d_repeat, partial)
+                               zero_output, act, ract, rmask, dzq, d_repeat, partial, xc, dWq)
                 fetch_add(done, s, 1)
                 p = _run_stage(claims, done, s, parts)
             _wait(done, s, parts)
@@ -249,10 +261,11 @@ def project_parts(xc, Wq, bq, bounds, xwq):
 
 
 @njit(parallel=True, **OPTIONS)
-def weight_grads(xc, hprev, dzq, WTq, bounds, dWq, dUq, dbq, dxq):
+def weight_grads(xc, hprev, dzq, WTq, bounds, dW_done, dWq, dUq, dbq, dxq):
     """Each part's weight gradients from its block of dzq (N, 4n), N = T*B rows:
-    dW_p (D, 4n) = xcᵀ dz_p, dU_p (H, 4n) = hprevᵀ dz_p, db_p the column sums, all
-    packed; and, when dxq has rows, dxq[p] (N, D) = dz_p W_pᵀ, which the caller sums.
+    dW_p (D, 4n) = xcᵀ dz_p unless dW_done, dU_p (H, 4n) = hprevᵀ dz_p, db_p the
+    column sums, all packed; and, when dxq has rows, dxq[p] (N, D) = dz_p W_pᵀ,
+    which the caller sums.
     """
     N, D = xc.shape
     H = hprev.shape[1]
@@ -260,7 +273,8 @@ def weight_grads(xc, hprev, dzq, WTq, bounds, dWq, dUq, dbq, dxq):
     for p in prange(parts):
         u0, u1 = bounds[p], bounds[p + 1]
         dz = _block(dzq, N, u0, u1)
-        project_back(xc, dz, _block(dWq, D, u0, u1))
+        if not dW_done:
+            project_back(xc, dz, _block(dWq, D, u0, u1))
         np.dot(hprev.T, dz, _block(dUq, H, u0, u1))
         db = dbq[4 * u0:4 * u1]
         for k in range(db.shape[0]):
