@@ -50,19 +50,30 @@ def permutation(H, parts):
     return np.concatenate(cols)
 
 
+def _slices(A, H, parts):
+    """Each part's (R, 4, n) view of A (R, 4H): a part is a slice of units in every gate."""
+    A3 = A.reshape(A.shape[0], 4, H)
+    b = bounds(H, parts)
+    return [A3[:, :, u0:u1] for u0, u1 in zip(b[:-1], b[1:])]
+
+
 def pack(A, H, parts):
     """A (R, 4H) -> flat (R * 4H,): each part's columns, i f g o, as one contiguous (R, 4n) block."""
-    perm, b = permutation(H, parts), bounds(H, parts)
-    return np.concatenate([A[:, perm[4 * u0:4 * u1]].ravel() for u0, u1 in zip(b[:-1], b[1:])])
+    return np.concatenate([part.ravel() for part in _slices(A, H, parts)])
+
+
+def permuted(A, H, parts):
+    """A (R, 4H) with its columns in packed order, A[:, permutation(H, parts)], as an (R, 4H) array."""
+    return np.concatenate([part.reshape(A.shape[0], -1) for part in _slices(A, H, parts)], axis=1)
 
 
 def unpack(flat, R, H, parts):
     """The inverse of `pack`: flat (R * 4H,) -> (R, 4H) in the original column order."""
-    perm, b = permutation(H, parts), bounds(H, parts)
-    A = np.empty((R, 4 * H), flat.dtype)
+    A3 = np.empty((R, 4, H), flat.dtype)
+    b = bounds(H, parts)
     for u0, u1 in zip(b[:-1], b[1:]):
-        A[:, perm[4 * u0:4 * u1]] = flat[R * 4 * u0:R * 4 * u1].reshape(R, 4 * (u1 - u0))
-    return A
+        A3[:, :, u0:u1] = flat[R * 4 * u0:R * 4 * u1].reshape(R, 4, u1 - u0)
+    return A3.reshape(R, 4 * H)
 
 
 @njit(inline="always", **OPTIONS)
