@@ -239,8 +239,10 @@ step_into = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_step_kerne
 
 def _step_threads(B, H):
     """How many threads share a step's h U: all of them for one big enough row, else none (0)."""
+    if B != 1 or H < STEP_SPLIT_MIN_UNITS:
+        return 0                                    # decided without asking Numba (2 µs a call)
     threads = numba.get_num_threads()
-    return threads if B == 1 and H >= STEP_SPLIT_MIN_UNITS and threads > 1 else 0
+    return threads if threads > 1 else 0
 
 
 def step_parts(B, H, dtype):
@@ -269,6 +271,8 @@ UNITS_PER_PART = 128
 
 def _plan(B, H):
     """How the threads share the work: ("rows", 1) on one thread, ("batch", chunks) or ("units", parts)."""
+    if (B * H < PARALLEL_MIN_CELLS or B < 2) and H < 2 * UNITS_PER_PART:
+        return "rows", 1                            # decided without asking Numba (2 µs a call)
     threads = numba.get_num_threads()
     if threads < 2:
         return "rows", 1
