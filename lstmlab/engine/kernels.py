@@ -1,17 +1,19 @@
 """The LSTM compiled with Numba: the fast twin of `reference.py`, same signatures.
 
-Forward: one BLAS product projects the inputs of all timesteps at once; then,
-per timestep, the recurrent product h_{t-1} U through BLAS and one fused
-pointwise pass that applies the four gates, updates c and h, and keeps the
-post-activation gates for backward. Backward walks time in reverse, taking
-every derivative from those saved outputs, and leaves the weight gradients to
-large products after the loop.
+Forward: per timestep, the recurrent product h_{t-1} U through BLAS, the
+input's x_t W + b (`projection.py`: added row by row for one-hot and narrow
+inputs, projected for every timestep at once by BLAS for wide ones), and one
+fused pointwise pass (`cell.py`) that applies the four gates, updates c and h,
+and keeps the post-activation gates for backward. Backward walks time in
+reverse, taking every derivative from those saved outputs, and leaves the
+weight gradients to large products after the loop.
 
-Threads split the batch, never time: each thread runs the whole time loop for
-its rows (`_forward_chunks`, `_backward_chunks`), so the threads meet once per
-call rather than once per step, and each sums its own share of the weight
-gradients. The time loop is compiled, so no Python runs per timestep, and
-nothing is allocated inside it.
+Threads never split time. Below 256 units they split the batch: each thread
+runs the whole time loop for its rows (`_forward_chunks`, `_backward_chunks`),
+so the threads meet once per call, and each sums its own share of the weight
+gradients. From 256 units they split each step's units instead (`units.py`),
+meeting once per step, which pays when U is large. The time loop is compiled,
+so no Python runs per timestep.
 """
 import functools
 
