@@ -22,9 +22,9 @@ import numpy as np
 from numba import njit, prange
 
 from . import blas, cell, memory, units  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
-from .projection import add_input, add_outer, inline, project, project_back, rows
 from .common import NO_ARRAY, Cache, activation_code, as_mask
 from .pointwise import FASTMATH, kernel_code
+from .projection import add_input, add_outer, inline, project, project_back, rows
 
 # Below this many (batch x unit) cells per step a thread launch costs more
 # than it saves; the serial compilation of the same loop is used instead.
@@ -42,7 +42,7 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     H = U.shape[0]
     H4 = 4 * H
     n = b1 - b0
-    xc = rows(x, b0, b1)                           # (T*n, D) these rows' inputs, contiguous
+    xc = rows(x, b0, b1)                            # (T*n, D) these rows' inputs, contiguous
     in_loop = inline(xc)                            # x_t W added row by row inside the loop
     xw = np.empty((0 if in_loop else T * n, H4), x.dtype)
     if not in_loop:

@@ -4,9 +4,10 @@
 every step. With B=64 and H=256 that is a (32, 256) @ (256, 1024) product per
 thread per step, and the BLAS repacks all of U (1 MB) for each one. Here a
 part is a range of units with all four of their gates: part p multiplies every
-row by its own columns of U, (64, 256) @ (256, 512), packed once per call
-(measured on 2 cores: the per-step products 1.6x faster at H=256, B=64, and
-1.4x at H=64).
+row by its own columns of U, (64, 256) @ (256, 512), packed once per call,
+and each core reads only its part of U (measured on 2 cores, forward and
+backward: 1.6x faster at H=512, B=1; 1.5x at H=256, B=8; at H=128 and below
+the meetings cost more than they save, see kernels.UNITS_PER_PART).
 
 The price is a meeting per timestep: step t+1 needs every part's h_t. The
 threads meet through atomic counters (`atomics.py`): a part is claimed,
@@ -95,7 +96,7 @@ def _split(v, n):
 
 
 @njit(inline="always", **OPTIONS)
-def _run_stage(claims, done, s, parts):
+def _claim(claims, s, parts):
     """Claim the next unclaimed part of stage s, or -1 when none is left."""
     p = fetch_add(claims, s, 1)
     return p if p < parts else -1
@@ -174,12 +175,12 @@ def forward_steps(xc, Wq, bq, xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zer
     parts = bounds.shape[0] - 1
     for _ in prange(parts):
         for t in range(T):
-            p = _run_stage(claims, done, t, parts)
+            p = _claim(claims, t, parts)
             while p >= 0:
                 _forward_part(t, bounds[p], bounds[p + 1], xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out,
                               mask, zero_output, act, ract, rmask, z, hd[p])
                 fetch_add(done, t, 1)
-                p = _run_stage(claims, done, t, parts)
+                p = _claim(claims, t, parts)
             _wait(done, t, parts)
 
 
@@ -250,12 +251,12 @@ def backward_steps(dout, dh, dc, cs, gates, ac, UTq, bounds, mask, zero_output, 
     for _ in prange(parts):
         for s in range(T):
             t = T - 1 - s
-            p = _run_stage(claims, done, s, parts)
+            p = _claim(claims, s, parts)
             while p >= 0:
                 _backward_part(t, p, bounds[p], bounds[p + 1], dout, dh, dc, cs, gates, ac, UTq, mask,
                                zero_output, act, ract, rmask, dzq, d_repeat, partial, xc, dWq)
                 fetch_add(done, s, 1)
-                p = _run_stage(claims, done, s, parts)
+                p = _claim(claims, s, parts)
             _wait(done, s, parts)
     for p in range(parts):                          # d h_0 from step 0's products
         _take_dh(-1, bounds[p], bounds[p + 1], partial[0], dh, mask, rmask)
