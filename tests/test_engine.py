@@ -82,7 +82,7 @@ def test_step_shared_by_the_threads_equals_the_reference(monkeypatch, D):
     monkeypatch.setattr(kernels, "STEP_SPLIT_MIN_UNITS", 1)
     rng = np.random.default_rng(4)
     p = make(rng, 1, 1, D, 9)
-    assert kernels.step_parts(1, 9, np.float64).shape[0] == (numba.get_num_threads() if numba.get_num_threads() > 1 else 0)
+    assert kernels.step_threads(1, 9) == (numba.get_num_threads() if numba.get_num_threads() > 1 else 0)
     args = (p["x"][:, 0], p["W"], p["U"], p["b"], p["h0"], p["c0"])
     for a, b in zip(engine.step(*args), ref.step(*args)):
         close(a, b)

@@ -197,8 +197,12 @@ STEP_SPLIT_MIN_UNITS = 256
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _split_product(hv, U, parts, out):
-    """out (4H,) = hv (H,) U (H, 4H), summed from one block of U's rows per thread; parts (P, 4H) scratch."""
+def split_product(hv, U, parts, out):
+    """out (4H,) = hv (H,) U (H, 4H), summed from one block of U's rows per thread; parts (P, 4H) scratch.
+
+    Called from Python, not from step_into, so that the parallel code is
+    compiled only by the programs that use it.
+    """
     H = hv.shape[0]
     P = parts.shape[0]
     for p in prange(P):
@@ -211,26 +215,29 @@ def _split_product(hv, U, parts, out):
         out[k] = total
 
 
-def _step_kernel(x, W, U, b, h, c, act, ract, z, z2, parts, h_out, c_out):
-    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z, z2 (B, 4H) are scratch, and so is
-    parts (P, 4H): with P > 1 rows (from `step_parts`), the threads share h U."""
+def _step_kernel(x, W, U, b, h, c, act, ract, z, hU, given, h_out, c_out):
+    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z (B, 4H) is scratch.
+
+    hU (B, 4H) holds h U when `given` (from `split_product`), else it is
+    computed into it here.
+    """
     B, H = h.shape
-    if parts.shape[0] > 1:
-        _split_product(h[0], U, parts, z2[0])       # z2 = h U, one block of U per core
+    if given:
+        pass
     elif H >= STEP_BLAS_MIN_UNITS:
-        np.dot(h, U, z2)                            # z2 = h U through BLAS
+        np.dot(h, U, hU)                            # through BLAS
     else:
-        for r in range(B):                          # z2 = h U in its own loops
-            hr, z2r = h[r], z2[r]
+        for r in range(B):                          # in its own loops
+            hr, hUr = h[r], hU[r]
             for k in range(4 * H):
-                z2r[k] = 0.0
+                hUr[k] = 0.0
             for m in range(H):
                 hm, Um = hr[m], U[m]
                 for k in range(4 * H):
-                    z2r[k] += hm * Um[k]
+                    hUr[k] += hm * Um[k]
     for r in range(B):
         zr = z[r]
-        add_input(zr, z2[r], x[r], W, b)            # z = h U + b + x W, skipping x's zeros
+        add_input(zr, hU[r], x[r], W, b)            # z = h U + b + x W, skipping x's zeros
         # h_out's row doubles as the scratch for act(c): h = o act(c) is written over it in place.
         cell.forward(zr[:H], zr[H:2 * H], zr[2 * H:3 * H], zr[3 * H:], c[r], c_out[r], h_out[r], h_out[r],
                      act, ract)
@@ -239,26 +246,20 @@ def _step_kernel(x, W, U, b, h, c, act, ract, z, z2, parts, h_out, c_out):
 step_into = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_step_kernel)
 
 
-def _step_threads(B, H):
-    """How many threads share a step's h U: all of them for one big enough row, else none (0)."""
+def step_threads(B, H):
+    """How many threads share a step's h U (`split_product`): all of them for one big enough row,
+    else none (0)."""
     if B != 1 or H < STEP_SPLIT_MIN_UNITS:
         return 0                                    # decided without asking Numba (2 µs a call)
     threads = numba.get_num_threads()
     return threads if threads > 1 else 0
 
 
-def step_parts(B, H, dtype):
-    """The `parts` scratch of step_into for a (B, H) state: (threads, 4H) when shared, else (0, 4H)."""
-    return np.empty((_step_threads(B, H), 4 * H), dtype)
-
-
 @njit(cache=True, error_model="numpy")
-def _step_new(x, W, U, b, h, c, act, ract, P):
+def _step_new(x, W, U, b, h, c, act, ract, hU, given):
     """step_into with its outputs and scratch allocated here: fewer arguments to box per call."""
-    B, H = h.shape
     h_out, c_out = np.empty_like(h), np.empty_like(c)
-    z = np.empty((2, B, 4 * H), h.dtype)
-    step_into(x, W, U, b, h, c, act, ract, z[0], z[1], np.empty((P, 4 * H), h.dtype), h_out, c_out)
+    step_into(x, W, U, b, h, c, act, ract, np.empty_like(hU), hU, given, h_out, c_out)
     return h_out, c_out
 
 
@@ -407,4 +408,9 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
 def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):
     """One timestep: x (B, D), h (B, H), c (B, H) -> new h (B, H), new c (B, H)."""
     act, ract = codes(activation, recurrent_activation, h.dtype)
-    return _step_new(x, W, U, b, h, c, act, ract, _step_threads(*h.shape))
+    B, H = h.shape
+    hU = np.empty((B, 4 * H), h.dtype)
+    P = step_threads(B, H)
+    if P:
+        split_product(h[0], U, np.empty((P, 4 * H), h.dtype), hU[0])
+    return _step_new(x, W, U, b, h, c, act, ract, hU, P > 0)
