@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from . import engine
-from .engine.kernels import codes, split_product, step_into, step_threads
+from .engine.kernels import codes, step_into
 from .layers import LSTM, Dense, Dropout, Embedding, LSTMState
 
 __all__ = ["LSTMState", "Stream"]
@@ -55,17 +55,13 @@ class _LSTMStep:
         self.b = layer.bias if layer.use_bias else np.zeros(4 * H, layer.dtype)
         self.codes = codes(layer.activation.name, layer.recurrent_activation.name, layer.dtype)
         self.z, self.z2 = np.empty((B, 4 * H), layer.dtype), np.empty((B, 4 * H), layer.dtype)
-        P = step_threads(B, H)                                            # threads sharing h U
-        self.parts = np.empty((P, 4 * H), layer.dtype) if P else None
         self.h, self.c = np.zeros((B, H), layer.dtype), np.zeros((B, H), layer.dtype)
         self._h, self._c = np.empty_like(self.h), np.empty_like(self.c)   # written, then swapped in
 
     def __call__(self, x):
         layer = self.layer
-        if self.parts is not None:
-            split_product(self.h[0], layer.recurrent_kernel, self.parts, self.z2[0])
         step_into(x, layer.kernel, layer.recurrent_kernel, self.b, self.h, self.c, *self.codes,
-                  self.z, self.z2, self.parts is not None, self._h, self._c)
+                  self.z, self.z2, self._h, self._c)
         self.h, self._h, self.c, self._c = self._h, self.h, self._c, self.c
         return self.h
 

@@ -75,19 +75,6 @@ def test_step_equals_one_timestep_of_forward(case):
         np.testing.assert_allclose(c1, c, atol=1e-12)
 
 
-@pytest.mark.parametrize("D", [1, 12])
-def test_step_shared_by_the_threads_equals_the_reference(monkeypatch, D):
-    """A batch-1 step with U's rows cut in one block per thread: the reference's numbers."""
-    from lstmlab.engine import kernels
-    monkeypatch.setattr(kernels, "STEP_SPLIT_MIN_UNITS", 1)
-    rng = np.random.default_rng(4)
-    p = make(rng, 1, 1, D, 9)
-    assert kernels.step_threads(1, 9) == (numba.get_num_threads() if numba.get_num_threads() > 1 else 0)
-    args = (p["x"][:, 0], p["W"], p["U"], p["b"], p["h0"], p["c0"])
-    for a, b in zip(engine.step(*args), ref.step(*args)):
-        close(a, b)
-
-
 @pytest.mark.parametrize("fwd,bwd", [(ref.forward, ref.backward), (engine.forward, engine.backward)])
 @pytest.mark.parametrize("kw", [
     {},

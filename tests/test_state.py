@@ -28,16 +28,6 @@ def test_stream_step_equals_predict_on_every_prefix():
                                atol=1e-6)
 
 
-def test_batch_one_stream_with_the_step_shared_by_threads(monkeypatch):
-    from lstmlab.engine import kernels
-    monkeypatch.setattr(kernels, "STEP_SPLIT_MIN_UNITS", 1)
-    model = stacked()
-    x = rng.normal(size=(1, 6, 2)).astype("float32")
-    stream = model.stream(batch_size=1)
-    for t in range(6):
-        np.testing.assert_allclose(stream.step(x[:, t]), model.predict(x[:, :t + 1], verbose=0), atol=1e-6)
-
-
 def test_stream_feed_reset_and_state():
     model = stacked()
     x = rng.normal(size=(1, 6, 2)).astype("float32")

@@ -190,44 +190,15 @@ def _backward_chunks(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_outpu
 # Below this many units the single step multiplies in its own loops; above, BLAS's
 # matrix-vector product is faster than they are.
 STEP_BLAS_MIN_UNITS = 32
-# From this many units on, a single row's step cuts U's rows into one block per
-# thread: each core reads only its block. Measured on 2 cores at H=256 (U is
-# 1 MB): 1.35x faster per step, the thread launch included.
-STEP_SPLIT_MIN_UNITS = 256
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def split_product(hv, U, parts, out):
-    """out (4H,) = hv (H,) U (H, 4H), summed from one block of U's rows per thread; parts (P, 4H) scratch.
-
-    Called from Python, not from step_into, so that the parallel code is
-    compiled only by the programs that use it.
-    """
-    H = hv.shape[0]
-    P = parts.shape[0]
-    for p in prange(P):
-        k0, k1 = p * H // P, (p + 1) * H // P
-        np.dot(hv[k0:k1], U[k0:k1], parts[p])       # (H/P,) @ (H/P, 4H): a contiguous block of U
-    for k in range(out.shape[0]):
-        total = parts[0, k]
-        for p in range(1, P):
-            total += parts[p, k]
-        out[k] = total
-
-
-def _step_kernel(x, W, U, b, h, c, act, ract, z, hU, given, h_out, c_out):
-    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z (B, 4H) is scratch.
-
-    hU (B, 4H) holds h U when `given` (from `split_product`), else it is
-    computed into it here.
-    """
+def _step_kernel(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out):
+    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z, hU (B, 4H) are scratch."""
     B, H = h.shape
-    if given:
-        pass
-    elif H >= STEP_BLAS_MIN_UNITS:
-        np.dot(h, U, hU)                            # through BLAS
+    if H >= STEP_BLAS_MIN_UNITS:
+        np.dot(h, U, hU)                            # hU = h U through BLAS
     else:
-        for r in range(B):                          # in its own loops
+        for r in range(B):                          # hU = h U in its own loops
             hr, hUr = h[r], hU[r]
             for k in range(4 * H):
                 hUr[k] = 0.0
@@ -246,20 +217,13 @@ def _step_kernel(x, W, U, b, h, c, act, ract, z, hU, given, h_out, c_out):
 step_into = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_step_kernel)
 
 
-def step_threads(B, H):
-    """How many threads share a step's h U (`split_product`): all of them for one big enough row,
-    else none (0)."""
-    if B != 1 or H < STEP_SPLIT_MIN_UNITS:
-        return 0                                    # decided without asking Numba (2 µs a call)
-    threads = numba.get_num_threads()
-    return threads if threads > 1 else 0
-
-
 @njit(cache=True, error_model="numpy")
-def _step_new(x, W, U, b, h, c, act, ract, hU, given):
+def _step_new(x, W, U, b, h, c, act, ract):
     """step_into with its outputs and scratch allocated here: fewer arguments to box per call."""
+    B, H = h.shape
     h_out, c_out = np.empty_like(h), np.empty_like(c)
-    step_into(x, W, U, b, h, c, act, ract, np.empty_like(hU), hU, given, h_out, c_out)
+    z = np.empty((2, B, 4 * H), h.dtype)
+    step_into(x, W, U, b, h, c, act, ract, z[0], z[1], h_out, c_out)
     return h_out, c_out
 
 
@@ -408,9 +372,4 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
 def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):
     """One timestep: x (B, D), h (B, H), c (B, H) -> new h (B, H), new c (B, H)."""
     act, ract = codes(activation, recurrent_activation, h.dtype)
-    B, H = h.shape
-    hU = np.empty((B, 4 * H), h.dtype)
-    P = step_threads(B, H)
-    if P:
-        split_product(h[0], U, np.empty((P, 4 * H), h.dtype), hU[0])
-    return _step_new(x, W, U, b, h, c, act, ract, hU, P > 0)
+    return _step_new(x, W, U, b, h, c, act, ract)
