@@ -323,7 +323,8 @@ class Trainer:
                                for layer, c in zip(self.layers, caches) if layer in lstms])
             bar.update(batch + 1, {})
         bar.finish({})
-        y = np.concatenate(outs, axis=0)
+        # One batch: its output as it is when already contiguous (a Dense layer's), no copy.
+        y = np.ascontiguousarray(outs[0]) if len(outs) == 1 else np.concatenate(outs, axis=0)
         if not return_state:
             return y
         states = [LSTMState(np.concatenate([f[k][0] for f in finals]), np.concatenate([f[k][1] for f in finals]))
