@@ -230,9 +230,9 @@ def _step_new(x, W, U, b, h, c, act, ract):
 # From this many units per thread on, threads split each step's units (units.py)
 # rather than the batch, whatever the batch: the per-step products are then
 # larger per byte of U, and each core reads only its part of U. Measured on 2
-# cores, forward + backward: 1.6x faster at H=512, B=1; 1.5x at H=256, B=8;
-# 1.2x at H=256, B=1; 1.1x slower at H=128 (small parts spend more of each
-# step meeting).
+# cores, forward + backward against the batch split: 1.6x faster at H=512, B=1
+# and at H=256, B=8; 1.2x at H=256 and 512, B=64; 1.1x at H=256, B=1; 1.1-1.3x
+# slower at H=128 (small parts spend more of each step meeting).
 UNITS_PER_PART = 128
 
 
