@@ -4,9 +4,11 @@ Numba has no atomics on the CPU, so these two emit LLVM's own instructions:
 `fetch_add` is an atomic read-modify-write (sequentially consistent, so every
 store before it is visible to a thread that sees its result), and `load` is
 an acquiring load (no later read moves before it). They work on one element
-of an int64 array.
+of an int64 array. `pause` gives the core away while a thread waits.
 """
-from numba import types
+import sys
+
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -42,3 +44,17 @@ def load(typingctx, counters, idx):
         return builder.load_atomic(ptr, "acquire", 8)
 
     return sig, codegen
+
+
+# POSIX's sched_yield, linked by name (nothing is baked into cached code); on
+# Windows a waiting thread keeps spinning.
+_sched_yield = types.ExternalFunction("sched_yield", types.int32())
+YIELDS = sys.platform != "win32"
+
+
+@njit(cache=True)
+def pause():
+    """Let another thread have this core: a waiting thread that spun for long
+    may be waiting for one the OS put on the same core (more threads than cores)."""
+    if YIELDS:
+        _sched_yield()

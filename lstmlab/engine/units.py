@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import cell
-from .atomics import fetch_add, load
+from .atomics import fetch_add, load, pause
 from .pointwise import FASTMATH
 from .projection import add_input, add_outer, project, project_back
 
@@ -103,10 +103,18 @@ def _claim(claims, s, parts):
     return p if p < parts else -1
 
 
+# A wait longer than this many checks yields the core: with more threads than
+# free cores, the part being waited for may need this very core to finish.
+SPINS_BEFORE_YIELD = 1000
+
+
 @njit(inline="always", **OPTIONS)
 def _wait(done, s, parts):
+    spins = 0
     while load(done, s) < parts:
-        pass
+        spins += 1
+        if spins > SPINS_BEFORE_YIELD:
+            pause()
 
 
 @njit(**OPTIONS)
