@@ -22,7 +22,7 @@ __all__ = [
 def _as_float(x):
     """Float arrays keep their dtype; anything else (lists, Python scalars,
     integer arrays) becomes float32, Keras's default float type."""
-    if isinstance(x, (np.ndarray, np.generic)) and np.issubdtype(x.dtype, np.floating):
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "f":   # (np.issubdtype: 2 µs)
         return np.asarray(x)
     return np.asarray(x, dtype=np.float32)
 

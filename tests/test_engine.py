@@ -187,6 +187,7 @@ def test_unit_split_finishes_on_fewer_threads_than_parts(dtype, tol):
     """Any thread may take any part and only waits for parts others are running: three parts on
     one thread (or two) still finish, with the reference's numbers, inputs' gradient included."""
     from lstmlab.engine import kernels
+    from lstmlab.engine.common import NO_ARRAY
     rng = np.random.default_rng(2)
     B, T, D, H = 3, 6, 4, 10
     p = make(rng, B, T, D, H, dtype=dtype)
@@ -202,7 +203,7 @@ def test_unit_split_finishes_on_fewer_threads_than_parts(dtype, tol):
             hs = np.empty((T + 1, B, H), dt); hs[0] = p["h0"]
             cs = np.empty((T + 1, B, H), dt); cs[0] = p["c0"]
             gates, ac = np.empty((T, B, 4 * H), dt), np.empty((T, B, H), dt)
-            none = kernels.NO_ARRAY
+            none = NO_ARRAY
             kernels._forward_units(xt, p["W"], p["b"], p["U"], hs, cs, gates, ac,
                                    none.astype(dt).reshape(0, 0, 0), none, False, act, ract, none.astype(dt), 3)
             close(hs[1:].transpose(1, 0, 2), slow[0], tol)

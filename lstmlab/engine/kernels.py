@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import blas, cell, memory, units  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
-from .common import NO_ARRAY, Cache, activation_code, as_mask
+from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, kernel_code
 from .projection import add_input, add_outer, inline, project, project_back, rows
 
@@ -250,6 +250,12 @@ def _plan(B, H):
     return "rows", 1
 
 
+@functools.lru_cache(maxsize=16)
+def _none(dtype, ndim):
+    """An empty array that stands for "none" (no mask, no output copy): shared, as nothing writes it."""
+    return np.zeros((0,) * ndim, dtype)
+
+
 @functools.lru_cache(maxsize=64)
 def _codes(activation, recurrent_activation, dtype):
     return (kernel_code(activation_code(activation), dtype),
@@ -274,13 +280,13 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     H = U.shape[0]
     xt = np.ascontiguousarray(x.transpose(1, 0, 2))           # (T, B, D)
     m = as_mask(mask, T, B)
-    rm = NO_ARRAY.astype(dt) if rmask is None else np.ascontiguousarray(rmask, dt)
+    rm = _none(dt, 2) if rmask is None else np.ascontiguousarray(rmask, dt)
     hs = np.empty((T + 1, B, H), dt); hs[0] = h0
     cs = np.empty((T + 1, B, H), dt); cs[0] = c0
     gates = np.empty((T, B, 4 * H), dt)
     ac = np.empty((T, B, H), dt)
-    out = np.empty((T, B, H), dt) if m.size else NO_ARRAY.astype(dt).reshape(0, 0, 0)
-    W, U, b = (np.ascontiguousarray(a, dt) for a in (W, U, b))
+    out = np.empty((T, B, H), dt) if m.size else _none(dt, 3)
+    W, U, b = np.ascontiguousarray(W, dt), np.ascontiguousarray(U, dt), np.ascontiguousarray(b, dt)
     args = (xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm)
     how, threads = _plan(B, H)
     if how == "units":
