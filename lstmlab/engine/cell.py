@@ -1,4 +1,5 @@
-"""The pointwise half of one LSTM step for one batch row, forward and backward.
+"""The pointwise half of one LSTM step for one batch row, forward and backward,
+and what a step the mask skips does instead.
 
 Shared by the kernels that split the batch (`kernels.py`) and the ones that
 split the units (`units.py`). Every argument is a 1-D view of n units that
@@ -63,3 +64,34 @@ def backward(gi, gf, gg, go, a, c_prev, dh, dc, dout, drep, di, df, dg, do, act,
             dg[j] = dct * i * dact_scalar(g, act)
             do[j] = dht * a[j] * dact_scalar(o, ract)
             dc[j] = dct * f
+
+
+@njit(**OPTIONS)
+def masked(taken, repeat, h_prev, c_prev, h_new, c_new, o, o_prev):
+    """The output o of a step under a mask. Taken: o = h_new. Skipped: the state
+    carries over (h_new, c_new = h_prev, c_prev) and o repeats the last output
+    o_prev when `repeat`, else is zero (zero_output, or the first step)."""
+    if taken:
+        for j in range(o.shape[0]):
+            o[j] = h_new[j]
+    else:
+        for j in range(o.shape[0]):
+            c_new[j] = c_prev[j]
+            h_new[j] = h_prev[j]
+        if repeat:
+            for j in range(o.shape[0]):
+                o[j] = o_prev[j]
+        else:
+            for j in range(o.shape[0]):
+                o[j] = 0.0
+
+
+@njit(**OPTIONS)
+def skipped(dout, drep, d, zero_output):
+    """Backward through a step the mask skipped: no gate gradients (d = 0); out_t's
+    gradient dout joins drep, what reaches the last taken step through the repeats,
+    unless the skipped outputs were zeros."""
+    for j in range(drep.shape[0]):
+        drep[j] = 0.0 if zero_output else dout[j] + drep[j]
+    for k in range(d.shape[0]):
+        d[k] = 0.0

@@ -72,22 +72,8 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
             cell.forward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], c_prev, c_new, ac[t, bb], h_new,
                          act, ract)
             if masked:
-                o = out[t, bb]
-                if mask[t, bb] != 0:
-                    for j in range(H):
-                        o[j] = h_new[j]
-                else:                               # carry the state; repeat or zero the output
-                    h_prev = hs[t, bb]
-                    for j in range(H):
-                        c_new[j] = c_prev[j]
-                        h_new[j] = h_prev[j]
-                    if zero_output or t == 0:
-                        for j in range(H):
-                            o[j] = 0.0
-                    else:
-                        o_prev = out[t - 1, bb]
-                        for j in range(H):
-                            o[j] = o_prev[j]
+                cell.masked(mask[t, bb] != 0, not (zero_output or t == 0), hs[t, bb], c_prev, h_new, c_new,
+                            out[t, bb], out[t - 1, bb])
 
 
 def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
@@ -116,10 +102,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
             g, a, d, c_prev = gates[t, bb], ac[t, bb], dz[t, r], cs[t, bb]
             dhr, dcr, doutr, drep = dh[bb], dc[bb], dout[t, bb], d_repeat[r]
             if masked and mask[t, bb] == 0:         # state passed through untouched
-                for j in range(H):
-                    drep[j] = 0.0 if zero_output else doutr[j] + drep[j]
-                for k in range(H4):
-                    d[k] = 0.0
+                cell.skipped(doutr, drep, d, zero_output)
                 continue
             cell.backward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], a, c_prev, dhr, dcr, doutr, drep,
                           d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:], act, ract)

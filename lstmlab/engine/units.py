@@ -150,22 +150,8 @@ def _forward_part(t, u0, u1, xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out, mask, 
         c_prev, c_new, h_new = cs[t, r, u0:u1], cs[t + 1, r, u0:u1], hs[t + 1, r, u0:u1]
         cell.forward(gi, gf, gg, go, c_prev, c_new, ac[t, r, u0:u1], h_new, act, ract)
         if mask.shape[0] > 0:
-            o = out[t, r, u0:u1]
-            if mask[t, r] != 0:
-                for j in range(n):
-                    o[j] = h_new[j]
-            else:                                   # carry the state; repeat or zero the output
-                h_prev = hs[t, r, u0:u1]
-                for j in range(n):
-                    c_new[j] = c_prev[j]
-                    h_new[j] = h_prev[j]
-                if zero_output or t == 0:
-                    for j in range(n):
-                        o[j] = 0.0
-                else:
-                    o_prev = out[t - 1, r, u0:u1]
-                    for j in range(n):
-                        o[j] = o_prev[j]
+            cell.masked(mask[t, r] != 0, not (zero_output or t == 0), hs[t, r, u0:u1], c_prev, h_new, c_new,
+                        out[t, r, u0:u1], out[t - 1, r, u0:u1])
 
 
 @njit(parallel=True, **OPTIONS)
@@ -228,10 +214,7 @@ def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, UTq, mask, zero_ou
         d = dz[t * B + r]
         drep, doutr = d_repeat[r, u0:u1], dout[t, r, u0:u1]
         if mask.shape[0] > 0 and mask[t, r] == 0:   # state passed through untouched
-            for j in range(n):
-                drep[j] = 0.0 if zero_output else doutr[j] + drep[j]
-            for k in range(4 * n):
-                d[k] = 0.0
+            cell.skipped(doutr, drep, d, zero_output)
             continue
         gi, gf, gg, go = _gates(gates[t, r], H, u0, u1)
         di, df, dg, do = _split(d, n)
