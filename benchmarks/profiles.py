@@ -355,7 +355,7 @@ def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe
         threshold = None
     B, T, D = x.shape
     lstm, dense = model.layers[0], model.layers[-1]
-    H, V = lstm.units, dense.units
+    H = lstm.units
     bd = Breakdown()
     total = bd.add("step", "model.train_on_batch", lambda: model.train_on_batch(x, y), repeats=5)
     y_pred, caches = model.forward(x, training=True)
@@ -550,16 +550,20 @@ def profile_w5_window():
     return p
 
 
-def profile_w5_stateful():
-    from lstmlab import engine
-    from .workloads import W5_V, W5_H  # noqa: F401
-    V, H = W5_V, W5_H
-    model = lab.char_model(lab.WINDOW, V, H)
-    eye = np.eye(V, dtype=np.float32)
-    seed = data.seed_text(lab.WINDOW, V)
+def _w5_model():
+    """W5's character model, its one-hot table, weights (W, U, b), head (Wd, bd) and a zero h (1, H)."""
+    from .workloads import W5_V, W5_H
+    model = lab.char_model(lab.WINDOW, W5_V, W5_H)
     W, U, b = model.layers[0].get_weights()
     Wd, bd_ = model.layers[-1].get_weights()
-    h = np.zeros((1, H), np.float32)
+    return model, np.eye(W5_V, dtype=np.float32), (W, U, b), (Wd, bd_), np.zeros((1, W5_H), np.float32)
+
+
+def profile_w5_stateful():
+    from lstmlab import engine
+    model, eye, (W, U, b), (Wd, bd_), h = _w5_model()
+    V = eye.shape[0]
+    seed = data.seed_text(lab.WINDOW, V)
     bd = Breakdown()
     total = bd.add("char", "one character (step + head + argmax)",
                    lab.stateful_generate(model, seed, V, 100), per=1 / 100)
@@ -577,13 +581,7 @@ def profile_w5_stateful():
 
 def profile_w5_stream():
     from lstmlab import engine
-    from .workloads import W5_V, W5_H  # noqa: F401
-    V, H = W5_V, W5_H
-    model = lab.char_model(lab.WINDOW, V, H)
-    eye = np.eye(V, dtype=np.float32)
-    W, U, b = model.layers[0].get_weights()
-    Wd, bd_ = model.layers[-1].get_weights()
-    h = np.zeros((1, H), np.float32)
+    model, eye, (W, U, b), (Wd, bd_), h = _w5_model()
     stream = model.stream(batch_size=1)
     bd = Breakdown()
     total = bd.add("char", "stream.step(one-hot char) -> softmax (one character)",
