@@ -182,6 +182,21 @@ def test_inputs_added_in_the_loop_or_projected_ahead_agree(monkeypatch, how, inp
         close(a, b)
 
 
+@pytest.mark.parametrize("R,H,parts", [(3, 10, 3), (5, 8, 2), (1, 7, 2)])
+def test_unit_split_packs_each_parts_columns_as_one_block(R, H, parts):
+    """pack puts part p's i, f, g, o columns as one contiguous (R, 4n) block; unpack undoes it."""
+    from lstmlab.engine import units
+    A = np.arange(R * 4 * H, dtype=np.float32).reshape(R, 4 * H)
+    flat = units.pack(A, H, parts)
+    bounds, perm = units.bounds(H, parts), units.permutation(H, parts)
+    for u0, u1 in zip(bounds[:-1], bounds[1:]):
+        cols = np.concatenate([gate * H + np.arange(u0, u1) for gate in range(4)])
+        np.testing.assert_array_equal(flat[R * 4 * u0:R * 4 * u1].reshape(R, -1), A[:, cols])
+    np.testing.assert_array_equal(A[:, perm], np.concatenate(
+        [flat[R * 4 * u0:R * 4 * u1].reshape(R, -1) for u0, u1 in zip(bounds[:-1], bounds[1:])], axis=1))
+    np.testing.assert_array_equal(units.unpack(flat, R, H, parts), A)
+
+
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 def test_unit_split_finishes_on_fewer_threads_than_parts(dtype, tol):
     """Any thread may take any part and only waits for parts others are running: three parts on

@@ -24,7 +24,7 @@ from numba import njit, prange
 from . import blas, cell, memory, units  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, kernel_code
-from .projection import add_input, add_outer, inline, project, project_back, rows
+from .projection import add_input, add_outer, copy, inline, project, project_back, rows
 
 # Below this many (batch x unit) cells per step a thread launch costs more
 # than it saves; the serial compilation of the same loop is used instead.
@@ -131,7 +131,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
                 for j in range(H):
                     hpr[j] = hr[j] * mr[j]
             else:
-                hp[t * n + r] = hs[t, b0 + r]
+                copy(hp[t * n + r], hs[t, b0 + r])
     if not in_loop:
         project_back(xc, dzf, dW)
     np.dot(hp.T, dzf, dU)
@@ -144,7 +144,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
         dxc = np.dot(dzf, W.T)                      # (T*n, D)
         for t in range(T):
             for r in range(n):
-                dx[t, b0 + r] = dxc[t * n + r]
+                copy(dx[t, b0 + r], dxc[t * n + r])
 
 
 _forward_rows_c = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_forward_rows)
@@ -328,7 +328,7 @@ def _forward_units(xt, W, b, U, hs, cs, gates, ac, out, m, zero_output, act, rac
     z = np.empty(B * 4 * H, dt)
     hd = np.empty((parts, B, H) if rm.size else (parts, 0, 0), dt)
     units.forward_steps(xc, Wq, bq, xwq, units.pack(U, H, parts), bounds, hs, cs, gates, ac, out, m,
-                        zero_output, act, ract, rm, z, hd, np.zeros(T, np.int64), np.zeros(T, np.int64))
+                        zero_output, act, ract, rm, z, hd, np.zeros(T * parts, np.int64), np.zeros(T, np.int64))
 
 
 def _backward_units(dout, dh, dc, cache, inputs, parts):
@@ -341,17 +341,17 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
     dWq = np.zeros(D * 4 * H, dt)
     dzq = np.empty(T * B * 4 * H, dt)                         # packed (T*B, 4H) gate gradients
     units.backward_steps(dout, dh, dc, cache.cs, cache.gates, cache.ac,
-                         np.ascontiguousarray(units.permuted(cache.U, H, parts).T), bounds, cache.mask,
+                         units.pack(cache.U, H, parts), bounds, cache.mask,
                          cache.zero_output, cache.act, cache.ract, cache.rmask, dzq,
                          np.zeros((B, H), dt), np.empty((2, parts, B, H), dt),
-                         xc, dWq if in_loop else dWq[:0], np.zeros(T, np.int64), np.zeros(T, np.int64))
+                         xc, dWq if in_loop else dWq[:0], np.zeros(T * parts, np.int64), np.zeros(T, np.int64))
     hprev = cache.hs[:T].reshape(T * B, H)                    # h_{t-1} as multiplied by U
     if cache.rmask.size:
         hprev = np.ascontiguousarray((cache.hs[:T] * cache.rmask).reshape(T * B, H))
-    WTq = np.ascontiguousarray(units.permuted(cache.W, H, parts).T) if inputs else np.empty((0, D), dt)
+    Wq = units.pack(cache.W, H, parts) if inputs else np.empty(0, dt)
     dUq, dbq = np.empty(H * 4 * H, dt), np.empty(4 * H, dt)
     dxq = np.empty((parts, T * B, D) if inputs else (0, 0, 0), dt)
-    units.weight_grads(xc, hprev, dzq, WTq, bounds, in_loop, dWq, dUq, dbq, dxq)
+    units.weight_grads(xc, hprev, dzq, Wq, bounds, in_loop, dWq, dUq, dbq, dxq)
     db = np.empty(4 * H, dt)
     db[perm] = dbq
     dx = dxq.sum(axis=0).reshape(T, B, D).transpose(1, 0, 2) if inputs else None

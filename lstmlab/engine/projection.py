@@ -16,6 +16,15 @@ SPARSE_INPUT_SHARE = 0.25
 OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 
 
+@njit(inline="always", **OPTIONS)
+def copy(dst, src):
+    """dst (n,) = src (n,). Numba's `dst[:] = src` goes through its general
+    broadcasting copy, 6x slower than this loop on a row of 256 (170 vs 28 ns),
+    which adds up over the T*B rows of a call."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
 @njit(**OPTIONS)
 def rows(x, b0, b1):
     """x (T, B, D) -> its rows b0:b1 as one contiguous (T*n, D) block."""
@@ -24,7 +33,7 @@ def rows(x, b0, b1):
     xc = np.empty((T * n, D), x.dtype)
     for t in range(T):
         for r in range(n):
-            xc[t * n + r] = x[t, b0 + r]
+            copy(xc[t * n + r], x[t, b0 + r])
     return xc
 
 

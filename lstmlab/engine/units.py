@@ -13,10 +13,11 @@ kernels.UNITS_PER_PART).
 The price is a meeting per timestep: step t+1 needs every part's h_t. The
 threads meet through atomic counters (`atomics.py`): a part is claimed,
 computed, then counted done; a thread that finds nothing left to claim in a
-step waits until the step's parts are all done. Any thread may compute any
-part, and a thread only ever waits for parts that another running thread has
-claimed, so the loop finishes whatever number of threads Numba runs (one
-included).
+step waits until the step's parts are all done. Each thread claims its own
+part first, so a core keeps multiplying by the same columns of U, which stay
+in its cache. Any thread may compute any part, and a thread only ever waits
+for parts that another running thread has claimed, so the loop finishes
+whatever number of threads Numba runs (one included).
 
 Packed layout: part p owns units u0:u1 (n = u1 - u0) and its 4n columns,
 ordered i, f, g, o (`permutation`). A matrix with 4H columns is packed as the
@@ -31,7 +32,7 @@ from numba import njit, prange
 from . import cell
 from .atomics import fetch_add, load, pause
 from .pointwise import FASTMATH
-from .projection import add_input, add_outer, project, project_back
+from .projection import add_input, add_outer, copy, project, project_back
 
 OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 
@@ -52,30 +53,51 @@ def permutation(H, parts):
     return np.concatenate(cols)
 
 
-def _slices(A, H, parts):
-    """Each part's (R, 4, n) view of A (R, 4H): a part is a slice of units in every gate."""
-    A3 = A.reshape(A.shape[0], 4, H)
-    b = bounds(H, parts)
-    return [A3[:, :, u0:u1] for u0, u1 in zip(b[:-1], b[1:])]
+@njit(**OPTIONS)
+def _pack_into(A, bounds, flat):
+    R, H = A.shape[0], A.shape[1] // 4
+    o = 0
+    for p in range(bounds.shape[0] - 1):
+        u0, u1 = bounds[p], bounds[p + 1]
+        n = u1 - u0
+        for r in range(R):
+            row = A[r]
+            for gate in range(4):
+                copy(flat[o:o + n], row[gate * H + u0:gate * H + u1])
+                o += n
+
+
+@njit(**OPTIONS)
+def _unpack_into(flat, bounds, A):
+    R, H = A.shape[0], A.shape[1] // 4
+    o = 0
+    for p in range(bounds.shape[0] - 1):
+        u0, u1 = bounds[p], bounds[p + 1]
+        n = u1 - u0
+        for r in range(R):
+            row = A[r]
+            for gate in range(4):
+                copy(row[gate * H + u0:gate * H + u1], flat[o:o + n])
+                o += n
 
 
 def pack(A, H, parts):
-    """A (R, 4H) -> flat (R * 4H,): each part's columns, i f g o, as one contiguous (R, 4n) block."""
-    return np.concatenate([part.ravel() for part in _slices(A, H, parts)])
+    """A (R, 4H) -> flat (R * 4H,): each part's columns, i f g o, as one contiguous (R, 4n) block.
 
-
-def permuted(A, H, parts):
-    """A (R, 4H) with its columns in packed order, A[:, permutation(H, parts)], as an (R, 4H) array."""
-    return np.concatenate([part.reshape(A.shape[0], -1) for part in _slices(A, H, parts)], axis=1)
+    A compiled copy of contiguous runs of n values: NumPy's fancy indexing or
+    concatenation of strided views took 4x as long (0.2 ms for 1 MB).
+    """
+    A = np.ascontiguousarray(A)
+    flat = np.empty(A.size, A.dtype)
+    _pack_into(A, bounds(H, parts), flat)
+    return flat
 
 
 def unpack(flat, R, H, parts):
     """The inverse of `pack`: flat (R * 4H,) -> (R, 4H) in the original column order."""
-    A3 = np.empty((R, 4, H), flat.dtype)
-    b = bounds(H, parts)
-    for u0, u1 in zip(b[:-1], b[1:]):
-        A3[:, :, u0:u1] = flat[R * 4 * u0:R * 4 * u1].reshape(R, 4, u1 - u0)
-    return A3.reshape(R, 4 * H)
+    A = np.empty((R, 4 * H), flat.dtype)
+    _unpack_into(flat, bounds(H, parts), A)
+    return A
 
 
 @njit(inline="always", **OPTIONS)
@@ -97,10 +119,22 @@ def _split(v, n):
 
 
 @njit(inline="always", **OPTIONS)
-def _claim(claims, s, parts):
-    """Claim the next unclaimed part of stage s, or -1 when none is left."""
-    p = fetch_add(claims, s, 1)
-    return p if p < parts else -1
+def _claim(claims, s, parts, home):
+    """Claim an unclaimed part of stage s, trying part `home` first; -1 when none is left.
+
+    claims (stages * parts,) holds a flag per part and stage. A worker starts
+    from its own part every step, so each core keeps multiplying by the same
+    columns of U and finds them in its own cache; it takes another's part only
+    when that one has not started (fewer running threads than parts).
+    """
+    for q in range(parts):
+        p = home + q
+        if p >= parts:
+            p -= parts
+        k = s * parts + p
+        if load(claims, k) == 0 and fetch_add(claims, k, 1) == 0:
+            return p
+    return -1
 
 
 # A wait longer than this many checks yields the core: with more threads than
@@ -168,14 +202,14 @@ def forward_steps(xc, Wq, bq, xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zer
     """
     T = gates.shape[0]
     parts = bounds.shape[0] - 1
-    for _ in prange(parts):
+    for home in prange(parts):
         for t in range(T):
-            p = _claim(claims, t, parts)
+            p = _claim(claims, t, parts, home)
             while p >= 0:
                 _forward_part(t, bounds[p], bounds[p + 1], xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out,
                               mask, zero_output, act, ract, rmask, z, hd[p])
                 fetch_add(done, t, 1)
-                p = _claim(claims, t, parts)
+                p = _claim(claims, t, parts, home)
             _wait(done, t, parts)
 
 
@@ -202,7 +236,7 @@ def _take_dh(t, u0, u1, partial, dh, mask, rmask):
 
 
 @njit(**OPTIONS)
-def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, UTq, mask, zero_output, act, ract, rmask,
+def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, Uq, mask, zero_output, act, ract, rmask,
                    dzq, d_repeat, partial, xc, dWq):
     """Step t backwards for units u0:u1: the cells' gradients, then part p's share of d h_{t-1}."""
     T, B, H = gates.shape[0], gates.shape[1], dh.shape[1]
@@ -223,16 +257,17 @@ def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, UTq, mask, zero_ou
         if dWq.shape[0] > 0:
             add_outer(_block(dWq, xc.shape[1], u0, u1), xc[t * B + r], d)
     # (B, 4n) @ (4n, H): this part's term of d h_{t-1}; the parts' terms are summed by _take_dh.
-    np.dot(dz[t * B:(t + 1) * B], UTq[4 * u0:4 * u1], partial[t % 2, p])
+    # The packed block's transpose is a Fortran-ordered view: BLAS reads it as it is.
+    np.dot(dz[t * B:(t + 1) * B], _block(Uq, H, u0, u1).T, partial[t % 2, p])
 
 
 @njit(parallel=True, **OPTIONS)
-def backward_steps(dout, dh, dc, cs, gates, ac, UTq, bounds, mask, zero_output, act, ract, rmask,
+def backward_steps(dout, dh, dc, cs, gates, ac, Uq, bounds, mask, zero_output, act, ract, rmask,
                    dzq, d_repeat, partial, xc, dWq, claims, done):
     """The reverse time loop, each step cut in parts over the units as in `forward_steps`.
 
-    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. UTq is
-    U's packed columns transposed, (4H, H). Fills dzq, the packed pre-activation
+    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. Uq is
+    U packed as in `forward_steps`. Fills dzq, the packed pre-activation
     gradients (T*B, 4H). When dWq (D * 4H,) is not empty it starts at zero and
     receives W's packed gradient, summed row by row from xc (T*B, D). d_repeat
     (B, H) zeros, partial (2, parts, B, H) and the counters claims, done (T,)
@@ -240,15 +275,15 @@ def backward_steps(dout, dh, dc, cs, gates, ac, UTq, bounds, mask, zero_output, 
     """
     T = gates.shape[0]
     parts = bounds.shape[0] - 1
-    for _ in prange(parts):
+    for home in prange(parts):
         for s in range(T):
             t = T - 1 - s
-            p = _claim(claims, s, parts)
+            p = _claim(claims, s, parts, home)
             while p >= 0:
-                _backward_part(t, p, bounds[p], bounds[p + 1], dout, dh, dc, cs, gates, ac, UTq, mask,
+                _backward_part(t, p, bounds[p], bounds[p + 1], dout, dh, dc, cs, gates, ac, Uq, mask,
                                zero_output, act, ract, rmask, dzq, d_repeat, partial, xc, dWq)
                 fetch_add(done, s, 1)
-                p = _claim(claims, s, parts)
+                p = _claim(claims, s, parts, home)
             _wait(done, s, parts)
     for p in range(parts):                          # d h_0 from step 0's products
         _take_dh(-1, bounds[p], bounds[p + 1], partial[0], dh, mask, rmask)
@@ -265,7 +300,7 @@ def project_parts(xc, Wq, bq, bounds, xwq):
 
 
 @njit(parallel=True, **OPTIONS)
-def weight_grads(xc, hprev, dzq, WTq, bounds, dW_done, dWq, dUq, dbq, dxq):
+def weight_grads(xc, hprev, dzq, Wq, bounds, dW_done, dWq, dUq, dbq, dxq):
     """Each part's weight gradients from its block of dzq (N, 4n), N = T*B rows:
     dW_p (D, 4n) = xcᵀ dz_p unless dW_done, dU_p (H, 4n) = hprevᵀ dz_p, db_p the
     column sums, all packed; and, when dxq has rows, dxq[p] (N, D) = dz_p W_pᵀ,
@@ -288,4 +323,4 @@ def weight_grads(xc, hprev, dzq, WTq, bounds, dW_done, dWq, dUq, dbq, dxq):
             for k in range(db.shape[0]):
                 db[k] += row[k]
         if dxq.shape[0] > 0:
-            np.dot(dz, WTq[4 * u0:4 * u1], dxq[p])
+            np.dot(dz, _block(Wq, D, u0, u1).T, dxq[p])

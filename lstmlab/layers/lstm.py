@@ -251,12 +251,15 @@ class LSTM(Layer):
         dh = dc = None
         if self.return_state:
             dy, dh, dc = dy
-        dout = np.zeros((B, T, H), dt)
-        if dy is not None:
-            if self.return_sequences:
-                dout[...] = dy
-            else:
-                dout[:, -1] = dy
+        # The engine works time-major: a (T, B, H) array passed as its (B, T, H)
+        # transpose reaches it without another copy.
+        if dy is not None and self.return_sequences:
+            dout = dy
+        else:
+            dout_tm = np.zeros((T, B, H), dt)
+            if dy is not None:
+                dout_tm[T - 1] = dy
+            dout = dout_tm.transpose(1, 0, 2)
         dh = np.zeros((B, H), dt) if dh is None else dh
         dc = np.zeros((B, H), dt) if dc is None else dc
         dx, dW, dU, db, dh0, dc0 = engine.backward(dout, dh, dc, cache.engine, inputs)
