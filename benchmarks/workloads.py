@@ -193,6 +193,9 @@ def w5(plan):
         cases.append(Case("W5", sf, "lstmlab", "model.stream(1).step",
                           lambda: _lab().stream_generate(lab_model(), seed, V, n),
                           id="lstmlab.stream", judged=True, **common))
+    cases.append(Case("W5", sf, "lstmlab", "generate_text(mode='state')'s compiled loop",
+                      lambda: _lab().compiled_generate(lab_model(), seed, V, n),
+                      id="lstmlab.loop", judged=True, **common))
     if plan.want("torch"):
         cases.append(Case("W5", sf, "torch", "nn.LSTMCell step + nn.Linear, no_grad",
                           lambda: torch_model_().stateful_generate(seed, n), id="torch", **common))

@@ -26,6 +26,8 @@ import os
 
 import numpy as np
 
+from . import closed_loop
+
 __all__ = [
     "Vocabulary", "char_windows", "generate_text", "stateful_text_batches", "train_char_rnn",
 ]
@@ -457,6 +459,11 @@ def generate_text(model, vocab, seed, length, temperature=1.0, mode="window", rn
 
     stream = model.stream(1)
     out = stream.feed(_encode_inputs(np.asarray(ids, np.int64)[None], V, kind))[0, -1]
+    compiled = closed_loop.plan(model, V, kind) if length else None
+    if compiled is not None:                  # the usual char model: the whole loop compiled
+        generated, _ = closed_loop.sample_ids(stream, compiled, out, length, temperature, rng,
+                                              out_kind == "logits")
+        return vocab.decode(generated)
     for k in range(length):
         nxt = _sample(out, temperature, rng, out_kind)
         generated.append(nxt)

@@ -155,6 +155,70 @@ def test_generate_scaled_and_embedding_models():
     assert generate_text(emb, v, TEXT[:12], 1, temperature=0)[0] == v.chars[int(np.argmax(first))]
 
 
+def _stream_loop(monkeypatch, *args, **kwargs):
+    """generate_text through Stream.step, one Python call per character."""
+    from lstmlab import closed_loop
+    with monkeypatch.context() as m:
+        m.setattr(closed_loop, "plan", lambda *a: None)
+        return generate_text(*args, **kwargs)
+
+
+@pytest.mark.parametrize("head", ["softmax", "linear"])
+@pytest.mark.parametrize("inputs", ["onehot", "scaled", "ids"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_state_loop_gives_the_stream_loops_text(monkeypatch, head, inputs, dtype):
+    """mode="state" runs sample -> step -> head compiled for [Embedding] LSTM [Dropout] Dense:
+    the same characters as the stream's loop, greedy and sampled from the same seed."""
+    from lstmlab import Dropout, closed_loop
+    config.set_random_seed(4)
+    v = Vocabulary.from_text(TEXT)
+    V = v.size
+    first = {"onehot": [Input((None, V))], "scaled": [Input((None, 1))],
+             "ids": [Input((None,)), Embedding(V, 7)]}[inputs]
+    model = Sequential(first + [LSTM(40, dtype=dtype), Dropout(0.3), Dense(V, activation=head, dtype=dtype)])
+    if inputs == "ids":
+        model.layers[0].embeddings = model.layers[0].embeddings.astype(dtype)
+    model.build((None, 12) if inputs == "ids" else (None, 12, V if inputs == "onehot" else 1))
+    for layer in model.layers:                      # larger weights: less uniform, more telling samples
+        layer.set_weights([w * 3 for w in layer.get_weights()])
+    assert closed_loop.plan(model, V, inputs) is not None
+    for temperature, rng in ((0, None), (1.0, 5), (0.6, 9)):
+        got = generate_text(model, v, TEXT[:12], 60, temperature=temperature, mode="state", rng=rng)
+        assert got == _stream_loop(monkeypatch, model, v, TEXT[:12], 60, temperature=temperature,
+                                   mode="state", rng=rng)
+    assert len(set(got)) > 5
+
+
+def test_compiled_state_loop_leaves_other_models_to_the_stream(window_model):
+    """Two LSTMs, or a head the compiled step does not know: the stream's loop, same answers."""
+    from lstmlab import closed_loop
+    model, v, text = window_model
+    V = v.size
+    two = Sequential([Input((None, V)), LSTM(6, return_sequences=True), LSTM(5), Dense(V, activation="softmax")])
+    two.build((None, 10, V))
+    assert closed_loop.plan(two, V, "onehot") is None
+    assert len(generate_text(two, v, text[:10], 8, temperature=0, mode="state")) == 8
+    assert closed_loop.plan(model, V, "onehot") is not None
+    assert closed_loop.plan(model, V, "ids") is None                # no Embedding to look ids up in
+
+
+def test_compiled_state_loop_reports_outputs_it_cannot_sample(monkeypatch):
+    config.set_random_seed(6)
+    v = Vocabulary.from_text(TEXT)
+    model = Sequential([Input((None, v.size)), LSTM(8), Dense(v.size, activation="tanh")])
+    model.build((None, 5, v.size))
+    with pytest.raises(ValueError, match="expects probabilities"):
+        generate_text(model, v, TEXT[:5], 5, temperature=1.0, mode="state", rng=0)
+    with pytest.raises(ValueError, match="expects probabilities"):
+        _stream_loop(monkeypatch, model, v, TEXT[:5], 5, temperature=1.0, mode="state", rng=0)
+    linear = Sequential([Input((None, v.size)), LSTM(8), Dense(v.size)])
+    linear.build((None, 5, v.size))
+    W, b = linear.layers[-1].get_weights()
+    linear.layers[-1].set_weights([W, np.full_like(b, np.nan)])
+    with pytest.raises(ValueError, match="not finite"):
+        generate_text(linear, v, TEXT[:5], 5, temperature=1.0, mode="state", rng=0)
+
+
 # -- stateful char-rnn ------------------------------------------------------------------
 def test_stateful_text_batches_continuity():
     ids = np.arange(103)                      # each id is its own position in the text
