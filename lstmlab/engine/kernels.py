@@ -23,7 +23,7 @@ from numba import njit, prange
 
 from . import blas, cell, memory, units  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
 from .common import Cache, activation_code, as_mask
-from .pointwise import FASTMATH, kernel_code
+from .pointwise import FASTMATH, NO_REFS, kernel_code
 from .projection import add_input, add_outer, copy, inline, project, project_back, rows
 
 # Below this many (batch x unit) cells per step a thread launch costs more
@@ -49,7 +49,6 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
         project(xc, W, b, xw)                       # every step's input projection at once
     z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
     h_drop = np.empty((n, H), x.dtype)
-    masked = mask.shape[0] > 0
     for t in range(T):
         if rmask.shape[0] > 0:
             for r in range(n):
@@ -59,21 +58,32 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
             np.dot(h_drop, U, z)
         else:
             np.dot(hs[t, b0:b1], U, z)             # (n, H) @ (H, 4H), one contiguous block
-        for r in range(n):
-            bb = b0 + r
-            g, zb = gates[t, bb], z[r]
-            if in_loop:
-                add_input(g, zb, xc[t * n + r], W, b)
-            else:
-                xb = xw[t * n + r]
-                for k in range(H4):
-                    g[k] = zb[k] + xb[k]
-            c_prev, c_new, h_new = cs[t, bb], cs[t + 1, bb], hs[t + 1, bb]
-            cell.forward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], c_prev, c_new, ac[t, bb], h_new,
-                         act, ract)
-            if masked:
-                cell.masked(mask[t, bb] != 0, not (zero_output or t == 0), hs[t, bb], c_prev, h_new, c_new,
-                            out[t, bb], out[t - 1, bb])
+        _cells_forward(t, b0, z, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act, ract)
+
+
+@njit(**NO_REFS)
+def _cells_forward(t, b0, z, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act, ract):
+    """Step t's pointwise pass for rows b0:b0+n, from their recurrent products z (n, 4H):
+    the input's share (added here from xc (T*n, D), or read from xw (T*n, 4H)),
+    then the cells, into gates, ac, hs[t + 1], cs[t + 1] (and out when masked)."""
+    n, H4 = z.shape
+    H = H4 // 4
+    in_loop = xw.shape[0] == 0
+    for r in range(n):
+        bb = b0 + r
+        g, zb = gates[t, bb], z[r]
+        if in_loop:
+            add_input(g, zb, xc[t * n + r], W, b)
+        else:
+            xb = xw[t * n + r]
+            for k in range(H4):
+                g[k] = zb[k] + xb[k]
+        c_prev, c_new, h_new = cs[t, bb], cs[t + 1, bb], hs[t + 1, bb]
+        cell.forward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], c_prev, c_new, ac[t, bb], h_new,
+                     act, ract)
+        if mask.shape[0] > 0:
+            cell.masked(mask[t, bb] != 0, not (zero_output or t == 0), hs[t, bb], c_prev, h_new, c_new,
+                        out[t, bb], out[t - 1, bb])
 
 
 def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
@@ -91,47 +101,19 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     dz = np.empty((T, n, H4), x.dtype)              # pre-activation gradients of these rows
     dh_prev = np.empty((n, H), x.dtype)
     d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
-    masked = mask.shape[0] > 0
     xc = rows(x, b0, b1)
     in_loop = inline(xc)                            # dW summed row by row inside the loop
     if in_loop:
         dW[...] = 0.0
     for t in range(T - 1, -1, -1):
-        for r in range(n):
-            bb = b0 + r
-            g, a, d, c_prev = gates[t, bb], ac[t, bb], dz[t, r], cs[t, bb]
-            dhr, dcr, doutr, drep = dh[bb], dc[bb], dout[t, bb], d_repeat[r]
-            if masked and mask[t, bb] == 0:         # state passed through untouched
-                cell.skipped(doutr, drep, d, zero_output)
-                continue
-            cell.backward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], a, c_prev, dhr, dcr, doutr, drep,
-                          d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:], act, ract)
-            if in_loop:
-                add_outer(dW, xc[t * n + r], d)
+        _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz[t], xc, dW if in_loop else dW[:0],
+                        mask, zero_output, act, ract)
         np.dot(dz[t], UT, dh_prev)                  # (n, 4H) @ (4H, H)
-        for r in range(n):
-            bb = b0 + r
-            if masked and mask[t, bb] == 0:
-                continue
-            dhr, dpr = dh[bb], dh_prev[r]
-            if rmask.shape[0] > 0:
-                mr = rmask[bb]
-                for j in range(H):
-                    dhr[j] = dpr[j] * mr[j]
-            else:
-                for j in range(H):
-                    dhr[j] = dpr[j]
+        _take_dh_rows(t, b0, dh_prev, dh, mask, rmask)
     # Weight gradients: large products over all T*n rows at once instead of T small ones.
     dzf = dz.reshape(T * n, H4)
     hp = np.empty((T * n, H), x.dtype)              # h_{t-1} as multiplied by U (after dropout)
-    for t in range(T):
-        for r in range(n):
-            if rmask.shape[0] > 0:
-                hpr, hr, mr = hp[t * n + r], hs[t, b0 + r], rmask[b0 + r]
-                for j in range(H):
-                    hpr[j] = hr[j] * mr[j]
-            else:
-                copy(hp[t * n + r], hs[t, b0 + r])
+    _gather_rows(hs[:T], b0, rmask, hp)
     if not in_loop:
         project_back(xc, dzf, dW)
     np.dot(hp.T, dzf, dU)
@@ -142,9 +124,67 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
             db[k] += dzf[i, k]
     if dx.shape[0] > 0:
         dxc = np.dot(dzf, W.T)                      # (T*n, D)
-        for t in range(T):
-            for r in range(n):
-                copy(dx[t, b0 + r], dxc[t * n + r])
+        _scatter_rows(dxc, b0, dx)
+
+
+@njit(**NO_REFS)
+def _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz, xc, dW, mask, zero_output, act, ract):
+    """Step t's gate gradients dz (n, 4H) for rows b0:b0+n; dc becomes d c_{t-1}; when dW
+    has rows, W's gradient is summed here from xc (T*n, D)."""
+    n, H4 = dz.shape
+    H = H4 // 4
+    for r in range(n):
+        bb = b0 + r
+        g, a, d, c_prev = gates[t, bb], ac[t, bb], dz[r], cs[t, bb]
+        dhr, dcr, doutr, drep = dh[bb], dc[bb], dout[t, bb], d_repeat[r]
+        if mask.shape[0] > 0 and mask[t, bb] == 0:  # state passed through untouched
+            cell.skipped(doutr, drep, d, zero_output)
+            continue
+        cell.backward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], a, c_prev, dhr, dcr, doutr, drep,
+                      d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:], act, ract)
+        if dW.shape[0] > 0:
+            add_outer(dW, xc[t * n + r], d)
+
+
+@njit(**NO_REFS)
+def _take_dh_rows(t, b0, dh_prev, dh, mask, rmask):
+    """d h_{t-1} for rows b0:b0+n from the product dh_prev (n, H), through the recurrent
+    dropout mask; rows the mask skipped at step t keep theirs."""
+    n, H = dh_prev.shape
+    for r in range(n):
+        bb = b0 + r
+        if mask.shape[0] > 0 and mask[t, bb] == 0:
+            continue
+        dhr, dpr = dh[bb], dh_prev[r]
+        if rmask.shape[0] > 0:
+            mr = rmask[bb]
+            for j in range(H):
+                dhr[j] = dpr[j] * mr[j]
+        else:
+            copy(dhr, dpr)
+
+
+@njit(**NO_REFS)
+def _gather_rows(hs, b0, rmask, hp):
+    """hp (T*n, H) = rows b0:b0+n of hs (T, B, H), times the recurrent dropout mask if any."""
+    T, n = hs.shape[0], hp.shape[0] // hs.shape[0]
+    for t in range(T):
+        for r in range(n):
+            if rmask.shape[0] > 0:
+                hpr, hr, mr = hp[t * n + r], hs[t, b0 + r], rmask[b0 + r]
+                for j in range(hpr.shape[0]):
+                    hpr[j] = hr[j] * mr[j]
+            else:
+                copy(hp[t * n + r], hs[t, b0 + r])
+
+
+@njit(**NO_REFS)
+def _scatter_rows(src, b0, dst):
+    """dst (T, B, D)'s rows b0:b0+n from src (T*n, D)."""
+    T, n = dst.shape[0], src.shape[0] // dst.shape[0]
+    for t in range(T):
+        for r in range(n):
+            copy(dst[t, b0 + r], src[t * n + r])
 
 
 _forward_rows_c = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_forward_rows)

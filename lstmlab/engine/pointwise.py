@@ -33,6 +33,15 @@ HALF = np.float32(0.5)
 # at all (the check for Python's ZeroDivisionError blocks it, 8x slower).
 FASTMATH = {"contract", "afn", "arcp", "nsz"}
 
+# Numba counts references to arrays, and every view made in a loop
+# (gates[t, b], g[:H], ...) takes one and gives it back: an atomic increment
+# and decrement of the parent array's count, shared by the threads. The
+# pointwise passes make a dozen views per row, so they compile without the
+# counts (_nrt=False, which allows no allocation and no BLAS), one call per
+# step from the loops that do the products (measured: B=64, H=64 forward and
+# backward 1.2x faster).
+NO_REFS = dict(cache=True, fastmath=FASTMATH, error_model="numpy", _nrt=False)
+
 
 @njit(inline="always", fastmath=FASTMATH, cache=True, error_model="numpy")
 def fast_tanh(x):

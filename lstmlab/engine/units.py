@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from . import cell
 from .atomics import fetch_add, load, pause
-from .pointwise import FASTMATH
+from .pointwise import FASTMATH, NO_REFS
 from .projection import add_input, add_outer, copy, project, project_back
 
 OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -53,7 +53,7 @@ def permutation(H, parts):
     return np.concatenate(cols)
 
 
-@njit(**OPTIONS)
+@njit(**NO_REFS)
 def _pack_into(A, bounds, flat):
     R, H = A.shape[0], A.shape[1] // 4
     o = 0
@@ -67,7 +67,7 @@ def _pack_into(A, bounds, flat):
                 o += n
 
 
-@njit(**OPTIONS)
+@njit(**NO_REFS)
 def _unpack_into(flat, bounds, A):
     R, H = A.shape[0], A.shape[1] // 4
     o = 0
@@ -155,17 +155,30 @@ def _wait(done, s, parts):
 def _forward_part(t, u0, u1, xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out, mask, zero_output, act, ract,
                   rmask, z, hd):
     """Step t for units u0:u1 and every row: h_{t-1} times the part's U, then the cells."""
-    T, B, H = gates.shape[0], gates.shape[1], hs.shape[2]
-    n = u1 - u0
+    B, H = gates.shape[1], hs.shape[2]
     zp = _block(z, B, u0, u1)                       # (B, 4n) scratch of this part
     if rmask.shape[0] > 0:                          # recurrent dropout: h_{t-1} * rmask
-        for r in range(B):
-            hr, mr, dr = hs[t, r], rmask[r], hd[r]
-            for j in range(H):
-                dr[j] = hr[j] * mr[j]
+        _dropped(hs[t], rmask, hd)
         np.dot(hd, _block(Uq, H, u0, u1), zp)       # (B, H) @ (H, 4n)
     else:
         np.dot(hs[t], _block(Uq, H, u0, u1), zp)
+    _cells_forward(t, u0, u1, zp, xc, Wq, bq, xwq, hs, cs, gates, ac, out, mask, zero_output, act, ract)
+
+
+@njit(**NO_REFS)
+def _dropped(h, rmask, hd):
+    """hd (B, H) = h * rmask."""
+    for r in range(h.shape[0]):
+        hr, mr, dr = h[r], rmask[r], hd[r]
+        for j in range(hr.shape[0]):
+            dr[j] = hr[j] * mr[j]
+
+
+@njit(**NO_REFS)
+def _cells_forward(t, u0, u1, zp, xc, Wq, bq, xwq, hs, cs, gates, ac, out, mask, zero_output, act, ract):
+    """Step t's pointwise pass for units u0:u1 and every row, from the part's products zp (B, 4n)."""
+    T, B, H = gates.shape[0], gates.shape[1], hs.shape[2]
+    n = u1 - u0
     D = xc.shape[1]
     in_loop = xwq.shape[0] == 0                     # else (T*B, 4n) input projections made ahead
     xw = _block(xwq, 0 if in_loop else T * B, u0, u1)
@@ -213,7 +226,7 @@ def forward_steps(xc, Wq, bq, xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zer
             _wait(done, t, parts)
 
 
-@njit(**OPTIONS)
+@njit(**NO_REFS)
 def _take_dh(t, u0, u1, partial, dh, mask, rmask):
     """d h_t for units u0:u1 from the parts' products of step t+1 (rows that took step t+1)."""
     parts, B = partial.shape[0], partial.shape[1]
@@ -240,10 +253,22 @@ def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, Uq, mask, zero_out
                    dzq, d_repeat, partial, xc, dWq):
     """Step t backwards for units u0:u1: the cells' gradients, then part p's share of d h_{t-1}."""
     T, B, H = gates.shape[0], gates.shape[1], dh.shape[1]
-    n = u1 - u0
     if t < T - 1:
         _take_dh(t, u0, u1, partial[(t + 1) % 2], dh, mask, rmask)
     dz = _block(dzq, T * B, u0, u1)                 # (T*B, 4n)
+    _cells_backward(t, u0, u1, dz, dout, dh, dc, cs, gates, ac, mask, zero_output, act, ract, d_repeat,
+                    xc, dWq)
+    # (B, 4n) @ (4n, H): this part's term of d h_{t-1}; the parts' terms are summed by _take_dh.
+    # The packed block's transpose is a Fortran-ordered view: BLAS reads it as it is.
+    np.dot(dz[t * B:(t + 1) * B], _block(Uq, H, u0, u1).T, partial[t % 2, p])
+
+
+@njit(**NO_REFS)
+def _cells_backward(t, u0, u1, dz, dout, dh, dc, cs, gates, ac, mask, zero_output, act, ract, d_repeat,
+                    xc, dWq):
+    """Step t's gate gradients for units u0:u1 and every row, into dz (T*B, 4n)."""
+    B, H = gates.shape[1], dh.shape[1]
+    n = u1 - u0
     for r in range(B):
         d = dz[t * B + r]
         drep, doutr = d_repeat[r, u0:u1], dout[t, r, u0:u1]
@@ -256,9 +281,6 @@ def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, Uq, mask, zero_out
                       doutr, drep, di, df, dg, do, act, ract)
         if dWq.shape[0] > 0:
             add_outer(_block(dWq, xc.shape[1], u0, u1), xc[t * B + r], d)
-    # (B, 4n) @ (4n, H): this part's term of d h_{t-1}; the parts' terms are summed by _take_dh.
-    # The packed block's transpose is a Fortran-ordered view: BLAS reads it as it is.
-    np.dot(dz[t * B:(t + 1) * B], _block(Uq, H, u0, u1).T, partial[t % 2, p])
 
 
 @njit(parallel=True, **OPTIONS)
@@ -315,12 +337,17 @@ def weight_grads(xc, hprev, dzq, Wq, bounds, dW_done, dWq, dUq, dbq, dxq):
         if not dW_done:
             project_back(xc, dz, _block(dWq, D, u0, u1))
         np.dot(hprev.T, dz, _block(dUq, H, u0, u1))
-        db = dbq[4 * u0:4 * u1]
-        for k in range(db.shape[0]):
-            db[k] = 0.0
-        for i in range(N):
-            row = dz[i]
-            for k in range(db.shape[0]):
-                db[k] += row[k]
+        _column_sums(dz, dbq[4 * u0:4 * u1])
         if dxq.shape[0] > 0:
             np.dot(dz, _block(Wq, D, u0, u1).T, dxq[p])
+
+
+@njit(**NO_REFS)
+def _column_sums(A, sums):
+    """sums (K,) = A (N, K) summed over its rows."""
+    for k in range(sums.shape[0]):
+        sums[k] = 0.0
+    for i in range(A.shape[0]):
+        row = A[i]
+        for k in range(sums.shape[0]):
+            sums[k] += row[k]
