@@ -217,19 +217,31 @@ STEP_BLAS_MIN_UNITS = 32
 
 def _step_kernel(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out):
     """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z, hU (B, 4H) are scratch."""
-    B, H = h.shape
-    if H >= STEP_BLAS_MIN_UNITS:
+    if h.shape[1] >= STEP_BLAS_MIN_UNITS:
         np.dot(h, U, hU)                            # hU = h U through BLAS
     else:
-        for r in range(B):                          # hU = h U in its own loops
-            hr, hUr = h[r], hU[r]
-            for k in range(4 * H):
-                hUr[k] = 0.0
-            for m in range(H):
-                hm, Um = hr[m], U[m]
-                for k in range(4 * H):
-                    hUr[k] += hm * Um[k]
-    for r in range(B):
+        _small_product(h, U, hU)
+    _cells_step(x, W, b, c, act, ract, z, hU, h_out, c_out)
+
+
+@njit(**NO_REFS)
+def _small_product(h, U, hU):
+    """hU (B, 4H) = h (B, H) U (H, 4H) in plain loops."""
+    for r in range(h.shape[0]):
+        hr, hUr = h[r], hU[r]
+        for k in range(hUr.shape[0]):
+            hUr[k] = 0.0
+        for m in range(hr.shape[0]):
+            hm = hr[m]
+            for k in range(hUr.shape[0]):
+                hUr[k] += hm * U[m, k]
+
+
+@njit(**NO_REFS)
+def _cells_step(x, W, b, c, act, ract, z, hU, h_out, c_out):
+    """The step's pointwise pass for every row, from hU = h U."""
+    H = c.shape[1]
+    for r in range(c.shape[0]):
         zr = z[r]
         add_input(zr, hU[r], x[r], W, b)            # z = h U + b + x W, skipping x's zeros
         # h_out's row doubles as the scratch for act(c): h = o act(c) is written over it in place.
