@@ -65,3 +65,52 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_weights():
         fast.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0)
     assert all(np.isfinite(w).all() for w in fast.get_weights())
     assert fast.optimizer.iterations == 1
+
+
+# -- predict ---------------------------------------------------------------------------
+def _general_predict(monkeypatch, model, x, **kw):
+    with monkeypatch.context() as m:
+        m.setattr(fused, "predict_layers", lambda *a: None)
+        return model.predict(x, verbose=0, **kw)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("head,seq,dropout", [("linear", False, False), ("relu", True, True),
+                                              ("linear", True, False), ("relu", False, True)])
+def test_fused_predict_equals_the_general_loop_to_the_bit(monkeypatch, dtype, head, seq, dropout):
+    """LSTM -> [Dropout] -> Dense(linear or relu): predict in one compiled call, batch by batch
+    (a last short batch too), the general loop's numbers exactly."""
+    config.set_random_seed(3)
+    x = np.random.default_rng(0).normal(size=(7, 5, 3))
+    stack = [layers.LSTM(6, input_shape=(5, 3), return_sequences=seq, activation="relu", dtype=dtype)]
+    stack += [layers.Dropout(0.5)] if dropout else []
+    model = Sequential(stack + [layers.Dense(2, activation=head, dtype=dtype)])
+    model.build((None, 5, 3))
+    assert fused.predict_layers(model, x, 3) is not None
+    got = model.predict(x, batch_size=3, verbose=0)
+    want = _general_predict(monkeypatch, model, x, batch_size=3)
+    assert got.shape == want.shape == ((7, 5, 2) if seq else (7, 2)) and got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_fused_predict_leaves_the_rest_to_the_general_loop(monkeypatch):
+    config.set_random_seed(4)
+    x = np.random.default_rng(1).normal(size=(4, 3, 2)).astype(np.float32)
+    softmax = Sequential([layers.LSTM(5, input_shape=(3, 2)), layers.Dense(3, activation="softmax")])
+    softmax.build((None, 3, 2))
+    assert fused.predict_layers(softmax, x, 32) is None        # its compiled form may differ in the last bit
+    stateful = Sequential([layers.LSTM(5, stateful=True, batch_input_shape=(4, 3, 2)), layers.Dense(1)])
+    stateful.build((4, 3, 2))
+    assert fused.predict_layers(stateful, x, 4) is None
+    wide = Sequential([layers.LSTM(300, input_shape=(3, 2)), layers.Dense(1)])
+    wide.build((None, 3, 2))
+    assert fused.predict_layers(wide, x, 32) is None           # threads split its units
+    model = Sequential([layers.LSTM(5, input_shape=(3, 2)), layers.Dense(1)])
+    model.build((None, 3, 2))
+    assert fused.predict_layers(model, x[:, :, :1], 32) is None  # the general loop's error says why
+    bad = x.copy()
+    bad[2, 1, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model.predict(bad, verbose=0)
+    y, states = model.predict(x, verbose=0, return_state=True)  # the general loop, same numbers
+    np.testing.assert_array_equal(y, model.predict(x, verbose=0))

@@ -311,6 +311,12 @@ class Trainer:
         if initial_state is not None:
             initial_state = self._check_initial_state(initial_state, lstms, len(x))
         bar = ProgressBar(-(-len(x) // batch_size), None, None, 1 if verbose == "auto" else int(verbose))
+        compiled = None if initial_state is not None or return_state else fused.predict_layers(self, x, batch_size)
+        y = None if compiled is None else fused.predict(*compiled, x, batch_size)
+        if y is not None:                          # LSTM -> Dense, small batches: one compiled call
+            bar.update(bar.steps, {})
+            bar.finish({})
+            return y
         outs, finals = [], []
         for batch, lo in enumerate(range(0, len(x), batch_size)):
             hi = lo + batch_size
