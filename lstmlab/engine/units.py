@@ -54,7 +54,9 @@ def permutation(H, parts):
 
 
 @njit(**NO_REFS)
-def _pack_into(A, bounds, flat):
+def _repack(A, bounds, flat, packing):
+    """Copy between A (R, 4H) and its packed form flat (R * 4H,): into flat when
+    packing, back into A otherwise."""
     R, H = A.shape[0], A.shape[1] // 4
     o = 0
     for p in range(bounds.shape[0] - 1):
@@ -63,21 +65,10 @@ def _pack_into(A, bounds, flat):
         for r in range(R):
             row = A[r]
             for gate in range(4):
-                copy(flat[o:o + n], row[gate * H + u0:gate * H + u1])
-                o += n
-
-
-@njit(**NO_REFS)
-def _unpack_into(flat, bounds, A):
-    R, H = A.shape[0], A.shape[1] // 4
-    o = 0
-    for p in range(bounds.shape[0] - 1):
-        u0, u1 = bounds[p], bounds[p + 1]
-        n = u1 - u0
-        for r in range(R):
-            row = A[r]
-            for gate in range(4):
-                copy(row[gate * H + u0:gate * H + u1], flat[o:o + n])
+                if packing:
+                    copy(flat[o:o + n], row[gate * H + u0:gate * H + u1])
+                else:
+                    copy(row[gate * H + u0:gate * H + u1], flat[o:o + n])
                 o += n
 
 
@@ -89,14 +80,14 @@ def pack(A, H, parts):
     """
     A = np.ascontiguousarray(A)
     flat = np.empty(A.size, A.dtype)
-    _pack_into(A, bounds(H, parts), flat)
+    _repack(A, bounds(H, parts), flat, True)
     return flat
 
 
 def unpack(flat, R, H, parts):
     """The inverse of `pack`: flat (R * 4H,) -> (R, 4H) in the original column order."""
     A = np.empty((R, 4 * H), flat.dtype)
-    _unpack_into(flat, bounds(H, parts), A)
+    _repack(A, bounds(H, parts), flat, False)
     return A
 
 
