@@ -51,10 +51,7 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     h_drop = np.empty((n, H), x.dtype)
     for t in range(T):
         if rmask.shape[0] > 0:
-            for r in range(n):
-                hr, mr, dr = hs[t, b0 + r], rmask[b0 + r], h_drop[r]
-                for j in range(H):
-                    dr[j] = hr[j] * mr[j]
+            units.dropped(hs[t, b0:b1], rmask[b0:b1], h_drop)
             np.dot(h_drop, U, z)
         else:
             np.dot(hs[t, b0:b1], U, z)             # (n, H) @ (H, 4H), one contiguous block

@@ -149,7 +149,7 @@ def _forward_part(t, u0, u1, xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out, mask, 
     B, H = gates.shape[1], hs.shape[2]
     zp = _block(z, B, u0, u1)                       # (B, 4n) scratch of this part
     if rmask.shape[0] > 0:                          # recurrent dropout: h_{t-1} * rmask
-        _dropped(hs[t], rmask, hd)
+        dropped(hs[t], rmask, hd)
         np.dot(hd, _block(Uq, H, u0, u1), zp)       # (B, H) @ (H, 4n)
     else:
         np.dot(hs[t], _block(Uq, H, u0, u1), zp)
@@ -157,7 +157,7 @@ def _forward_part(t, u0, u1, xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out, mask, 
 
 
 @njit(**NO_REFS)
-def _dropped(h, rmask, hd):
+def dropped(h, rmask, hd):
     """hd (B, H) = h * rmask."""
     for r in range(h.shape[0]):
         hr, mr, dr = h[r], rmask[r], hd[r]
