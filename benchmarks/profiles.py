@@ -608,6 +608,33 @@ def profile_w5_stream():
     return p
 
 
+def profile_w5_loop():
+    """generate_text(mode="state")'s compiled loop, against the product it cannot avoid."""
+    from numba import njit
+    model, eye, (W, U, b), (Wd, bd_), h = _w5_model()
+    V = eye.shape[0]
+    run = lab.compiled_generate(model, data.seed_text(lab.WINDOW, V), V, 100)
+    bd = Breakdown()
+    total = bd.add("char", "one character (sample, LSTM step, head), compiled", run, per=1 / 100)
+
+    @njit
+    def products(h, U, out, n):
+        for _ in range(n):
+            np.dot(h, U, out)
+    hU = np.empty((1, U.shape[1]), np.float32)
+    bd.add("product", "h·U alone, (1, 256)·(256, 1024), in a compiled loop",
+           lambda: products(h, U, hU, 100), per=1 / 100, level=1)
+    p = Profile("W5: stateful generation, generate_text's compiled loop", "per character", total, bd.phases)
+    p.findings += _largest(bd, total, level=1)
+    if total and bd.get("product"):
+        p.findings.append(
+            f"U is {U.nbytes / 2**10:.0f} KiB, read once per character. The product alone, timed apart, "
+            f"takes {fmt_seconds(bd.get('product'))} ({bd.get('product') / total:.0%} of a character; "
+            f"{U.nbytes / bd.get('product') / 1e9:.1f} GB/s): the loop is bound by streaming U from the "
+            f"cache, not by the gates, the head or Python.")
+    return p
+
+
 def _units(cfg):
     return int(cfg.rsplit("LSTM(", 1)[1].split(")")[0])
 
@@ -628,6 +655,8 @@ def for_row(target, row_id, matmul_gflops=None):
         return profile_w4(_units(cfg), matmul_gflops)
     if wid == "W5":
         if cfg.startswith("stateful"):
+            if row_id.endswith(".loop"):
+                return profile_w5_loop()
             return profile_w5_stream() if stream else profile_w5_stateful()
         return profile_w5_window()
     if wid == "W6":
