@@ -385,8 +385,9 @@ def generate_text(model, vocab, seed, length, temperature=1.0, mode="window", rn
       then one step per generated character, carrying (h, c) -- O(1) per
       character. For [Embedding] LSTM [Dropout] Dense models the loop of
       sampling, stepping and the head runs as one compiled call
-      (`closed_loop`), with the same characters as the stream's loop. This is the right model of the past for a stateful char-rnn
-      (see train_char_rnn); a model trained on fixed windows sees here an
+      (`closed_loop`), with the same characters as the stream's loop. This
+      is the right model of the past for a stateful char-rnn (see
+      train_char_rnn); a model trained on fixed windows sees here an
       ever-longer past it was not trained on.
     temperature: sample from softmax(log(p) / temperature); 1 samples p itself,
       lower is more conservative; 0 takes the argmax (greedy, deterministic).

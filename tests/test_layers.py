@@ -188,3 +188,16 @@ def test_new_weights_are_c_contiguous():
     lstm, dense = layers.LSTM(H), layers.Dense(3)
     dense(lstm(x3()))
     assert all(w.flags.c_contiguous for w in lstm.weights + dense.weights)
+
+
+def test_backward_takes_the_outputs_gradient_of_its_shape_only():
+    """A sequence's gradient reaches the engine as it is (no zero-filled copy first), but a wrong
+    shape is still refused before any compiled loop reads it; a (B, 1, H) one broadcasts."""
+    rng = np.random.default_rng(0)
+    layer = layers.LSTM(4, return_sequences=True)
+    x = rng.normal(size=(2, 3, 5)).astype(np.float32)
+    y, cache = layer.forward(x)
+    full = layer.backward(np.ones((2, 3, 4), np.float32), cache)
+    np.testing.assert_allclose(layer.backward(np.ones((2, 1, 4), np.float32), cache).inputs, full.inputs)
+    with pytest.raises(ValueError):
+        layer.backward(np.ones((2, 3, 5), np.float32), cache)

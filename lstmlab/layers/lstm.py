@@ -254,7 +254,7 @@ class LSTM(Layer):
         # The engine works time-major: a (T, B, H) array passed as its (B, T, H)
         # transpose reaches it without another copy.
         if dy is not None and self.return_sequences:
-            dout = dy
+            dout = np.broadcast_to(dy, (B, T, H))     # checked here; the engine copies it
         else:
             dout_tm = np.zeros((T, B, H), dt)
             if dy is not None:
