@@ -104,7 +104,7 @@ def _generate(table, W, U, b, act, ract, h, c, Wd, bd, head, out, temperature, l
 
 def _table(first, V, kind, dtype):
     """(V, D): the LSTM's input for each character id."""
-    if isinstance(first, Embedding):
+    if first is not None:                       # an Embedding
         return np.ascontiguousarray(first.embeddings, dtype)
     if kind == "onehot":
         return np.eye(V, dtype=dtype)
@@ -114,12 +114,13 @@ def _table(first, V, kind, dtype):
 def plan(model, V, kind):
     """(table, lstm, dense) when the model is [Embedding] LSTM [Dropout...] Dense with a head
     the compiled step knows and one float type throughout; else None (the stream's loop runs)."""
-    layers = [layer for layer in model.layers if not isinstance(layer, Dropout)]
-    first = layers[0] if layers and isinstance(layers[0], Embedding) else None
+    # Exact types: a subclass may compute its own way, which only the stream's loop follows.
+    layers = [layer for layer in model.layers if type(layer) is not Dropout]
+    first = layers[0] if layers and type(layers[0]) is Embedding else None
     rest = layers[1:] if first is not None else layers
     if first is None and kind == "ids":
         return None
-    if len(rest) != 2 or not isinstance(rest[0], LSTM) or not isinstance(rest[1], Dense):
+    if len(rest) != 2 or type(rest[0]) is not LSTM or type(rest[1]) is not Dense:
         return None
     lstm, dense = rest
     if lstm.go_backwards or dense.activation.name not in _DENSE_CODES:
