@@ -201,6 +201,13 @@ def test_compiled_state_loop_leaves_other_models_to_the_stream(window_model):
     assert closed_loop.plan(model, V, "onehot") is not None
     assert closed_loop.plan(model, V, "ids") is None                # no Embedding to look ids up in
 
+    class MyLSTM(LSTM):
+        """A subclass may compute its own way: only the stream's loop calls its code."""
+
+    mine = Sequential([Input((None, V)), MyLSTM(6), Dense(V, activation="softmax")])
+    mine.build((None, 10, V))
+    assert closed_loop.plan(mine, V, "onehot") is None
+
 
 def test_compiled_state_loop_reports_outputs_it_cannot_sample(monkeypatch):
     config.set_random_seed(6)
