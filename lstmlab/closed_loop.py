@@ -103,12 +103,11 @@ def _generate(table, W, U, b, act, ract, h, c, Wd, bd, head, out, temperature, l
 
 
 def _table(first, V, kind, dtype):
-    """(V, D): the LSTM's input for each character id."""
+    """(V, D): the LSTM's input for each character id, as the stream's loop encodes it."""
     if first is not None:                       # an Embedding
         return np.ascontiguousarray(first.embeddings, dtype)
-    if kind == "onehot":
-        return np.eye(V, dtype=dtype)
-    return (np.arange(V, dtype=np.float32) / np.float32(V)).astype(dtype)[:, None]     # "scaled"
+    from .text import _encode_inputs            # (text imports this module)
+    return np.ascontiguousarray(_encode_inputs(np.arange(V), V, kind), dtype)
 
 
 def plan(model, V, kind):
@@ -139,17 +138,15 @@ def sample_ids(stream, compiled, out, length, temperature, rng, logits):
     each fed back before the next is drawn; the stream's state moves along.
     compiled: `plan`'s answer for the stream's model. -> (ids, the last output (V,))."""
     table, lstm, dense = compiled
-    st = stream._lstm_steps[0]
+    st, head = stream._lstm_steps[0], stream._steps[-1]     # the stream's LSTM and Dense steps
     V = out.shape[-1]
     head_out = np.ascontiguousarray(np.asarray(out, dense.dtype).reshape(1, V))
-    b = lstm.bias if lstm.use_bias else np.zeros(4 * lstm.units, lstm.dtype)
-    bd = dense.bias if dense.use_bias else np.zeros(V, dense.dtype)
     uniforms = rng.random(length) if temperature > 0 else np.empty(0)
     ids = np.empty(length, np.int64)
     act, ract = st.codes
-    status = _generate(table, lstm.kernel, lstm.recurrent_kernel, b, act, ract, st.h, st.c,
-                       dense.kernel, bd, _DENSE_CODES[dense.activation.name], head_out,
-                       float(temperature), bool(logits), uniforms, ids)
+    status = _generate(table, lstm.kernel, lstm.recurrent_kernel, st.b, act, ract, st.h, st.c,
+                       dense.kernel, head.b, head.code, head_out, float(temperature), bool(logits),
+                       uniforms, ids)
     if status == NOT_PROBABILITIES:
         raise ValueError(
             "generate_text expects probabilities (a softmax output) or logits from a linear "

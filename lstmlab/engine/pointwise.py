@@ -98,7 +98,8 @@ def act_slice(v, code):
     negative-index wraparound and vectorises (measured: 9x faster than the same
     loop over range(lo, hi)). Called, not inlined: one compiled copy per float
     type serves every kernel (inlined, its loops doubled the kernels' compile
-    time), and a call with one array costs nothing next to the loop.
+    time); from the kernels' pointwise passes, compiled without reference
+    counts (NO_REFS), the call itself costs little next to the loop.
     """
     n = v.shape[0]
     if code == FAST_SIGMOID:

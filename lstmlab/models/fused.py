@@ -48,6 +48,12 @@ def eligible(model, callbacks, validation_data, verbose, shuffle, initial_epoch)
             and lstm.dtype == dense.dtype and shuffle in (True, False) and initial_epoch == 0)
 
 
+def _biases(lstm, dense):
+    """The two layers' biases, zeros standing in where a layer has none."""
+    return (lstm.bias if lstm.use_bias else np.zeros(4 * lstm.units, lstm.dtype),
+            dense.bias if dense.use_bias else np.zeros(dense.units, dense.dtype))
+
+
 def fit(model, x, y, batch_size, epochs, shuffle, rng):
     """Train in one call; returns the per-epoch losses (or raises on a non-finite loss)."""
     lstm, dense = model.layers
@@ -64,8 +70,7 @@ def fit(model, x, y, batch_size, epochs, shuffle, rng):
     m = [opt._slots["momentum"][i] for i in range(len(params))]
     v = [opt._slots["velocity"][i] for i in range(len(params))]
     t = dt.type
-    b = lstm.bias if lstm.use_bias else np.zeros(4 * lstm.units, dt)
-    bd = dense.bias if dense.use_bias else np.zeros(dense.units, dt)
+    b, bd = _biases(lstm, dense)
     use_bias = (lstm.use_bias, dense.use_bias)
     # Params in trainable_weights order; zero stand-ins where a layer has no bias.
     slots = []
@@ -86,6 +91,15 @@ def fit(model, x, y, batch_size, epochs, shuffle, rng):
     if status[0]:
         model._check_loss(float("nan"), int(status[0]) - 1, int(status[1]))
     return losses
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _put_sample(xt, r, x, i):
+    """Sample i of x (N, T, D) into column r of the time-major batch xt (T, n, D), value by
+    value (Numba's row assignment is 6x slower)."""
+    for s in range(x.shape[1]):
+        for d in range(x.shape[2]):
+            xt[s, r, d] = x[i, s, d]
 
 
 @njit(cache=True, error_model="numpy")
@@ -124,8 +138,7 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             yb = np.empty((nb, O), x.dtype)
             for r in range(nb):
                 i = order[epoch, lo + r] if order.shape[0] > 0 else lo + r
-                for s in range(T):
-                    xt[s, r] = x[i, s]
+                _put_sample(xt, r, x, i)
                 yb[r] = y[i]
             hs = np.zeros((T + 1, nb, H), x.dtype)
             cs = np.zeros((T + 1, nb, H), x.dtype)
@@ -206,8 +219,7 @@ def predict(lstm, dense, x, batch_size):
     O = dense.units
     out = np.empty((N, T, O) if lstm.return_sequences else (N, O), dt)
     act, ract = codes(lstm.activation.name, lstm.recurrent_activation.name, dt)
-    b = lstm.bias if lstm.use_bias else np.zeros(4 * lstm.units, dt)
-    bd = dense.bias if dense.use_bias else np.zeros(O, dt)
+    b, bd = _biases(lstm, dense)
     ok = _predict(x, lstm.kernel, lstm.recurrent_kernel, b, act, ract, dense.kernel, bd,
                   _DENSE_CODES[dense.activation.name], batch_size, out)
     return out if ok else None
@@ -230,9 +242,7 @@ def _predict(x, W, U, b, act, ract, Wd, bd, head, batch_size, out):
         nb = min(batch_size, N - lo)
         xt = np.empty((T, nb, D), x.dtype)          # time-major, as the engine keeps it
         for r in range(nb):
-            for s in range(T):
-                for d in range(D):                  # (Numba's row assignment is 6x slower)
-                    xt[s, r, d] = x[lo + r, s, d]
+            _put_sample(xt, r, x, lo + r)
         hs = np.zeros((T + 1, nb, H), x.dtype)
         cs = np.zeros((T + 1, nb, H), x.dtype)
         gates = np.empty((T, nb, 4 * H), x.dtype)
