@@ -80,7 +80,7 @@ def _version(dist):
 def versions():
     """Versions without importing anything new (the distributions' metadata)."""
     out = {"python": platform.python_version()}
-    for dist in ("numpy", "numba", "llvmlite", "scipy", "torch", "keras", "lstmlab", "rich",
+    for dist in ("numpy", "numba", "llvmlite", "scipy-openblas32", "torch", "keras", "lstmlab", "rich",
                  "tensorflow", "tensorflow-cpu"):
         v = _version(dist)
         if v is not None:

@@ -1,8 +1,9 @@
 """lstmlab's engine (forward + backward) at one shape under other thread settings.
 
-Thread pools are fixed when OpenBLAS and Numba load, so each setting runs in a
-fresh process. The profiles of W4/W6 use it to show how much of the time is
-the threads getting in each other's way rather than arithmetic:
+Numba fixes its thread pool when it loads, so each setting runs in a fresh
+process. (The kernels' products run on lstmlab's own one-thread OpenBLAS,
+engine/blas.py, whatever OPENBLAS_NUM_THREADS says.) The profiles of W4/W6
+use it to show what the second thread buys and what a cold Numba cache costs:
 
     python -m benchmarks.threads_probe 64 100 60 256      # B T D H, this process's settings
 """
@@ -14,20 +15,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SETTINGS = (("Numba 2, BLAS 2 (as in the run)", 2, 2, False),
-            ("Numba 2, BLAS 1", 2, 1, False),
-            ("Numba 1, BLAS 1", 1, 1, False),
-            ("Numba 2, BLAS 1, empty Numba cache (kernels compiled in the process)", 2, 1, True),
-            ("Numba 2, BLAS 2, empty Numba cache (kernels compiled in the process)", 2, 2, True))
+SETTINGS = (("Numba 2 (as in the run)", 2, False),
+            ("Numba 1", 1, False),
+            ("Numba 2, empty Numba cache (kernels compiled in the process)", 2, True))
 
 
-def probe(B, T, D, H, numba_threads, blas_threads, fresh=False, repeats=5, timeout=600):
+def probe(B, T, D, H, numba_threads, fresh=False, repeats=5, timeout=600):
     """{'forward': s, 'backward': s, 'forward_spread': ..., ...} from a fresh process;
     with `fresh`, Numba's on-disk cache is an empty directory, so the kernels compile there."""
     import tempfile
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(numba_threads),
-               OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(blas_threads),
-               MKL_NUM_THREADS=str(blas_threads))
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(numba_threads))
     cmd = [sys.executable, "-m", "benchmarks.threads_probe", str(B), str(T), str(D), str(H),
            "--repeats", str(repeats)]
     with tempfile.TemporaryDirectory(prefix="lstmlab-probe-cache-") as cache:
@@ -50,6 +47,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     import numpy as np
     from lstmlab import engine
+    from lstmlab.engine.blas import dot
     from benchmarks.timing import measure
     rng = np.random.default_rng(0)
     x = rng.standard_normal((a.B, a.T, a.D)).astype(np.float32)
@@ -62,7 +60,7 @@ def main(argv=None):
     dout[:, -1] = 1.0
     hb = rng.standard_normal((a.B, a.H)).astype(np.float32)
     z = np.empty((a.B, 4 * a.H), np.float32)
-    mm = measure(lambda: np.dot(hb, U, z), repeats=a.repeats)
+    mm = measure(lambda: dot(hb, U, z), repeats=a.repeats)
     f = measure(lambda: engine.forward(x, W, U, b, h0, h0), repeats=a.repeats, number=1)
     g = measure(lambda: engine.backward(dout, h0, h0, cache), repeats=a.repeats, number=1)
     try:

@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from . import engine
+from .engine.blas import dot
 from .engine.kernels import codes, step_into
 from .layers import LSTM, Dense, Dropout, Embedding, LSTMState
 
@@ -22,7 +23,7 @@ _DENSE_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "softmax": 4}
 @njit(cache=True, error_model="numpy")
 def _dense_into(x, W, b, code, out):
     """out (B, U) = act(x (B, D) W (D, U) + b), for one timestep: no temporaries."""
-    np.dot(x, W, out)
+    dot(x, W, out)
     for r in range(out.shape[0]):
         row = out[r]
         for k in range(row.shape[0]):

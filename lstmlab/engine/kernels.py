@@ -21,7 +21,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import blas, cell, memory, units  # noqa: F401  (one BLAS thread in the kernels; freed memory reused)
+from . import cell, memory, units  # noqa: F401  (freed memory reused)
+from .blas import dot, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
 from .projection import add_input, add_outer, copy, inline, project, project_back, rows
@@ -52,9 +53,9 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     for t in range(T):
         if rmask.shape[0] > 0:
             units.dropped(hs[t, b0:b1], rmask[b0:b1], h_drop)
-            np.dot(h_drop, U, z)
+            dot(h_drop, U, z)
         else:
-            np.dot(hs[t, b0:b1], U, z)             # (n, H) @ (H, 4H), one contiguous block
+            dot(hs[t, b0:b1], U, z)                # (n, H) @ (H, 4H), one contiguous block
         _cells_forward(t, b0, z, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act, ract)
 
 
@@ -105,7 +106,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     for t in range(T - 1, -1, -1):
         _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz[t], xc, dW if in_loop else dW[:0],
                         mask, zero_output, act, ract)
-        np.dot(dz[t], UT, dh_prev)                  # (n, 4H) @ (4H, H)
+        dot(dz[t], UT, dh_prev)                     # (n, 4H) @ (4H, H)
         _take_dh_rows(t, b0, dh_prev, dh, mask, rmask)
     # Weight gradients: large products over all T*n rows at once instead of T small ones.
     dzf = dz.reshape(T * n, H4)
@@ -113,14 +114,14 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     _gather_rows(hs[:T], b0, rmask, hp)
     if not in_loop:
         project_back(xc, dzf, dW)
-    np.dot(hp.T, dzf, dU)
+    dot(hp.T, dzf, dU)
     for k in range(H4):
         db[k] = 0.0
     for i in range(T * n):
         for k in range(H4):
             db[k] += dzf[i, k]
     if dx.shape[0] > 0:
-        dxc = np.dot(dzf, W.T)                      # (T*n, D)
+        dxc = product(dzf, W.T)                     # (T*n, D)
         _scatter_rows(dxc, b0, dx)
 
 
@@ -215,7 +216,7 @@ STEP_BLAS_MIN_UNITS = 32
 def _step_kernel(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out):
     """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z, hU (B, 4H) are scratch."""
     if h.shape[1] >= STEP_BLAS_MIN_UNITS:
-        np.dot(h, U, hU)                            # hU = h U through BLAS
+        dot(h, U, hU)                               # hU = h U through BLAS
     else:
         _small_product(h, U, hU)
     _cells_step(x, W, b, c, act, ract, z, hU, h_out, c_out)

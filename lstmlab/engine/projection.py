@@ -9,6 +9,7 @@ at once by BLAS before the loop (`project`) and after it (`project_back`).
 import numpy as np
 from numba import njit
 
+from .blas import dot
 from .pointwise import FASTMATH, NO_REFS
 
 SPARSE_INPUT_SHARE = 0.25
@@ -65,7 +66,7 @@ def project(xc, W, b, xw):
                     for k in range(K):
                         row[k] += v * Wd[k]
         return
-    np.dot(xc, W, xw)
+    dot(xc, W, xw)
     for i in range(N):
         row = xw[i]
         for k in range(K):
@@ -76,7 +77,7 @@ def project(xc, W, b, xw):
 def project_back(xc, dz, dW):
     """dW (D, K) = xc (N, D)ᵀ dz (N, K), skipping the zeros of a sparse xc."""
     if not sparse(xc):
-        np.dot(xc.T, dz, dW)
+        dot(xc.T, dz, dW)
         return
     N, D = xc.shape
     dW[...] = 0.0

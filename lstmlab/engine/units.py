@@ -31,6 +31,7 @@ from numba import njit, prange
 
 from . import cell
 from .atomics import fetch_add, load, pause
+from .blas import dot
 from .pointwise import FASTMATH, NO_REFS
 from .projection import add_input, add_outer, copy, project, project_back
 
@@ -150,9 +151,9 @@ def _forward_part(t, u0, u1, xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out, mask, 
     zp = _block(z, B, u0, u1)                       # (B, 4n) scratch of this part
     if rmask.shape[0] > 0:                          # recurrent dropout: h_{t-1} * rmask
         dropped(hs[t], rmask, hd)
-        np.dot(hd, _block(Uq, H, u0, u1), zp)       # (B, H) @ (H, 4n)
+        dot(hd, _block(Uq, H, u0, u1), zp)          # (B, H) @ (H, 4n)
     else:
-        np.dot(hs[t], _block(Uq, H, u0, u1), zp)
+        dot(hs[t], _block(Uq, H, u0, u1), zp)
     _cells_forward(t, u0, u1, zp, xc, Wq, bq, xwq, hs, cs, gates, ac, out, mask, zero_output, act, ract)
 
 
@@ -251,7 +252,7 @@ def _backward_part(t, p, u0, u1, dout, dh, dc, cs, gates, ac, Uq, mask, zero_out
                     xc, dWq)
     # (B, 4n) @ (4n, H): this part's term of d h_{t-1}; the parts' terms are summed by _take_dh.
     # The packed block's transpose is a Fortran-ordered view: BLAS reads it as it is.
-    np.dot(dz[t * B:(t + 1) * B], _block(Uq, H, u0, u1).T, partial[t % 2, p])
+    dot(dz[t * B:(t + 1) * B], _block(Uq, H, u0, u1).T, partial[t % 2, p])
 
 
 @njit(**NO_REFS)
@@ -327,10 +328,10 @@ def weight_grads(xc, hprev, dzq, Wq, bounds, dW_done, dWq, dUq, dbq, dxq):
         dz = _block(dzq, N, u0, u1)
         if not dW_done:
             project_back(xc, dz, _block(dWq, D, u0, u1))
-        np.dot(hprev.T, dz, _block(dUq, H, u0, u1))
+        dot(hprev.T, dz, _block(dUq, H, u0, u1))
         _column_sums(dz, dbq[4 * u0:4 * u1])
         if dxq.shape[0] > 0:
-            np.dot(dz, _block(Wq, D, u0, u1).T, dxq[p])
+            dot(dz, _block(Wq, D, u0, u1).T, dxq[p])
 
 
 @njit(**NO_REFS)
