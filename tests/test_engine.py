@@ -141,6 +141,7 @@ def test_parallel_paths_equal_serial_and_reference(monkeypatch, how, B, H, maske
     serial = engine.forward(*args, **kw)
     monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1)
     monkeypatch.setattr(kernels, "UNITS_PER_PART", 1 if how == "units" else 10**9)
+    monkeypatch.setattr(kernels, "UNITS_PER_BATCH_ROW", 0)
     threads = numba.get_num_threads()
     want = ("rows", 1) if threads < 2 or (how == "batch" and B < 2) else (how, threads if how == "units" else min(threads, B))
     assert kernels._plan(B, H) == want
@@ -155,6 +156,15 @@ def test_parallel_paths_equal_serial_and_reference(monkeypatch, how, B, H, maske
                        ref.backward(d, dh, dc, slow[3])):
         np.testing.assert_allclose(a, b, atol=1e-12)
         np.testing.assert_allclose(a, c, atol=1e-12)
+
+
+@pytest.mark.skipif(numba.get_num_threads() != 2, reason="the plan below is for two threads")
+@pytest.mark.parametrize("B,H,want", [(1, 256, "units"), (8, 256, "units"), (32, 256, "batch"),
+                                      (64, 256, "batch"), (32, 512, "units"), (64, 512, "batch"),
+                                      (64, 64, "batch"), (64, 128, "batch"), (5, 10, "rows")])
+def test_two_threads_split_the_units_only_while_the_batch_is_small(B, H, want):
+    from lstmlab.engine import kernels
+    assert kernels._plan(B, H)[0] == want
 
 
 @pytest.mark.parametrize("how", ["rows", "units"])
@@ -173,6 +183,7 @@ def test_inputs_added_in_the_loop_or_projected_ahead_agree(monkeypatch, how, inp
     assert projection.inline(xc) == (inputs != "wide")
     monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1 if how == "units" else 10**9)
     monkeypatch.setattr(kernels, "UNITS_PER_PART", 1)
+    monkeypatch.setattr(kernels, "UNITS_PER_BATCH_ROW", 0)
     args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
     fast, slow = engine.forward(*args), ref.forward(*args)
     close(fast[0], slow[0])

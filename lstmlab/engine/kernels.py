@@ -260,13 +260,22 @@ def _step_new(x, W, U, b, h, c, act, ract):
     return h_out, c_out
 
 
-# From this many units per thread on, threads split each step's units (units.py)
-# rather than the batch, whatever the batch: the per-step products are then
-# larger per byte of U, and each core reads only its part of U. Measured on 2
-# cores, forward + backward against the batch split: 1.6x faster at H=512, B=1
-# and at H=256, B=8; 1.2x at H=256 and 512, B=64; 1.1x at H=256, B=1; 1.1-1.3x
-# slower at H=128 (small parts spend more of each step meeting).
+# From this many units per thread on, threads may split each step's units
+# (units.py) rather than the batch: the per-step products are then larger per
+# byte of U, and each core reads only its part of U. Measured on 2 cores,
+# forward + backward against the batch split: 1.6x faster at H=512, B=1 and at
+# H=256, B=8; 1.1x at H=256, B=1; 1.1-1.3x slower at H=128 (small parts spend
+# more of each step meeting).
 UNITS_PER_PART = 128
+
+# ... but only while the batch is small: once each thread has H / 16 rows or more,
+# its own (rows, H) @ (H, 4H) product runs well enough, and the batch split needs no
+# meeting per step, where one core held up by the machine holds up the other.
+# Measured on a 2-core Zen 3 VM, forward + backward, medians of alternating runs:
+# the batch split 1.09x faster at H=256, B=64 (94.9 against 103.6 ms), 1.03x at
+# B=128, even at H=512, B=64; the unit split 1.09x faster at H=512, B=32 and 1.16x
+# at B=16.
+UNITS_PER_BATCH_ROW = 16
 
 
 def _plan(B, H):
@@ -276,7 +285,7 @@ def _plan(B, H):
     threads = numba.get_num_threads()
     if threads < 2:
         return "rows", 1
-    if H >= UNITS_PER_PART * threads:               # whatever the batch, even 1
+    if H >= UNITS_PER_PART * threads and B * UNITS_PER_BATCH_ROW < threads * H:
         return "units", threads
     if B * H >= PARALLEL_MIN_CELLS and B >= 2:
         return "batch", min(threads, B)

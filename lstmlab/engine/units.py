@@ -6,9 +6,9 @@ thread per step, and the BLAS repacks all of U (1 MB) for each one. Here a
 part is a range of units with all four of their gates: part p multiplies every
 row by its own columns of U, (64, 256) @ (256, 512), packed once per call,
 and each core reads only its part of U (measured on 2 cores, forward and
-backward: 1.6x faster at H=512, B=1 and at H=256, B=8; 1.2x at B=64; at
-H=128 and below the meetings cost more than they save, see
-kernels.UNITS_PER_PART).
+backward: 1.6x faster at H=512, B=1 and at H=256, B=8; at H=128 and below,
+or once each thread would have H / 16 rows of the batch, the meetings cost
+more than they save: kernels.UNITS_PER_PART, UNITS_PER_BATCH_ROW).
 
 The price is a meeting per timestep: step t+1 needs every part's h_t. The
 threads meet through atomic counters (`atomics.py`): a part is claimed,
