@@ -80,16 +80,20 @@ def _load():
 
 LIBRARY, LIBRARY_PATH = _load()
 
-# Pointers travel as intp, the integer register they are passed in.
-_i32, _ptr = types.int32, types.intp
-_GEMM = {t: types.ExternalFunction(f"lstmlab_{p}gemm", types.void(
-    _i32, _i32, _i32, _i32, _i32, _i32, t, _ptr, _i32, _ptr, _i32, t, _ptr, _i32))
-    for p, t in (("s", types.float32), ("d", types.float64))}
-_GEMV = {t: types.ExternalFunction(f"lstmlab_{p}gemv", types.void(
-    _i32, _i32, _i32, _i32, t, _ptr, _i32, _ptr, _i32, t, _ptr, _i32))
-    for p, t in (("s", types.float32), ("d", types.float64))}
-_sgemm, _dgemm = _GEMM[types.float32], _GEMM[types.float64]
-_sgemv, _dgemv = _GEMV[types.float32], _GEMV[types.float64]
+
+def _cblas(name, t):
+    """The compiled code's handle on lstmlab_<name>: CBLAS's gemm or gemv at float type t.
+    Pointers travel as intp, the integer register they are passed in."""
+    i, p = types.int32, types.intp
+    if name.endswith("gemm"):   # order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc
+        args = (i, i, i, i, i, i, t, p, i, p, i, t, p, i)
+    else:                       # order, trans, M, N, alpha, A, lda, x, incx, beta, y, incy
+        args = (i, i, i, i, t, p, i, p, i, t, p, i)
+    return types.ExternalFunction(f"lstmlab_{name}", types.void(*args))
+
+
+_sgemm, _dgemm = _cblas("sgemm", types.float32), _cblas("dgemm", types.float64)
+_sgemv, _dgemv = _cblas("sgemv", types.float32), _cblas("dgemv", types.float64)
 
 OPTIONS = dict(cache=True, error_model="numpy")
 
