@@ -252,15 +252,11 @@ def _predict(x, W, U, b, act, ract, Wd, bd, head, batch_size, out):
         if out.ndim == 2:
             _dense_into(hs[T], Wd, bd, head, out[lo:lo + nb])
         else:
-            # Every step's h in one product, rows in Dense's order (sample, step): the BLAS
-            # may sum a product of another shape in another order, and so in other bits.
+            # Every step's h in one product, rows in Dense's order (sample, step), which is
+            # out's: the BLAS may sum a product of another shape in another order, in other bits.
             hseq = np.empty((nb * T, H), x.dtype)
             for r in range(nb):
                 for s in range(T):
                     hseq[r * T + s] = hs[s + 1, r]
-            y = np.empty((nb * T, O), x.dtype)
-            _dense_into(hseq, Wd, bd, head, y)
-            for r in range(nb):
-                for s in range(T):
-                    out[lo + r, s] = y[r * T + s]
+            _dense_into(hseq, Wd, bd, head, out[lo:lo + nb].reshape(nb * T, O))
     return True
