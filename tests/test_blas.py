@@ -52,6 +52,15 @@ def test_dot_refuses_what_it_cannot_compute():
         blas.dot(np.ones((6, 8))[::2, ::2], np.ones((4, 2)), np.empty((3, 2)))
 
 
+def test_dot_refuses_dimensions_cblas_cannot_take():
+    """CBLAS's dimensions are 32-bit: 2**31 rows is an error, not a wrapped-around size.
+    (The rows are views of one element, refused before anything is read or written.)"""
+    one = np.zeros(1)
+    tall = np.lib.stride_tricks.as_strided(one, shape=(2**31, 1), strides=(0, 8))
+    with pytest.raises(ValueError, match="32-bit"):
+        blas.dot(tall, np.ones((1, 1)), np.lib.stride_tricks.as_strided(one, shape=(2**31, 1), strides=(0, 8)))
+
+
 def test_product_copies_what_dot_cannot_read():
     rng = np.random.default_rng(2)
     a, b = rng.standard_normal((9, 12))[::3, ::2], rng.standard_normal((6, 5))

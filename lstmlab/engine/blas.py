@@ -31,9 +31,10 @@ import llvmlite.binding as llvm
 import numpy as np
 from numba import njit, types
 
-# CBLAS's constants.
+# CBLAS's constants; its dimensions are 32-bit ints.
 ROW_MAJOR, COL_MAJOR = 101, 102
 NO_TRANS, TRANS = 111, 112
+INT32_MAX = 2**31 - 1
 
 _PACKAGE = "scipy_openblas32"
 _PREFIX = "scipy_"                  # the wheel's symbols: scipy_cblas_sgemm, ...
@@ -142,6 +143,8 @@ def dot(a, b, out):
     so, ldo = _storage(out)
     if sa == 0 or sb == 0 or so == 0:
         raise ValueError("dot: every operand needs its rows or its columns contiguous")
+    if max(M, N, K, lda, ldb, ldo) > INT32_MAX:
+        raise ValueError("dot: CBLAS takes dimensions as 32-bit ints; split the product in row blocks")
     item = out.itemsize
     pa, pb, po = a.ctypes.data, b.ctypes.data, out.ctypes.data
     if M == 1:          # out's row (N,) = b^T (a's row): b (K, N) transposed, in its own order
