@@ -150,17 +150,10 @@ def dot(a, b, out):
     if M == 1:          # out's row (N,) = b^T (a's row): b (K, N) transposed, in its own order
         inc_a = a.strides[1] // item if K > 1 else 1
         inc_o = out.strides[1] // item if N > 1 else 1
-        if item == 4:
-            _sgemv(sb, TRANS, K, N, 1.0, pb, ldb, pa, inc_a, 0.0, po, inc_o)
-        else:
-            _dgemv(sb, TRANS, K, N, 1.0, pb, ldb, pa, inc_a, 0.0, po, inc_o)
+        _gemv(item, sb, TRANS, K, N, pb, ldb, pa, inc_a, po, inc_o)
     elif N == 1:        # out's column (M,) = a (M, K) (b's column)
         inc_b = b.strides[0] // item if K > 1 else 1
-        inc_o = out.strides[0] // item
-        if item == 4:
-            _sgemv(sa, NO_TRANS, M, K, 1.0, pa, lda, pb, inc_b, 0.0, po, inc_o)
-        else:
-            _dgemv(sa, NO_TRANS, M, K, 1.0, pa, lda, pb, inc_b, 0.0, po, inc_o)
+        _gemv(item, sa, NO_TRANS, M, K, pa, lda, pb, inc_b, po, out.strides[0] // item)
     else:               # out's order is the call's; an operand stored the other way is transposed
         ta = NO_TRANS if sa == so else TRANS
         tb = NO_TRANS if sb == so else TRANS
@@ -168,6 +161,15 @@ def dot(a, b, out):
             _sgemm(so, ta, tb, M, N, K, 1.0, pa, lda, pb, ldb, 0.0, po, ldo)
         else:
             _dgemm(so, ta, tb, M, N, K, 1.0, pa, lda, pb, ldb, 0.0, po, ldo)
+
+
+@njit(inline="always", **OPTIONS)
+def _gemv(item, order, trans, m, n, pa, lda, px, incx, py, incy):
+    """y = op(A) x for an m x n matrix A stored in `order`, at the float type of `item` bytes."""
+    if item == 4:
+        _sgemv(order, trans, m, n, 1.0, pa, lda, px, incx, 0.0, py, incy)
+    else:
+        _dgemv(order, trans, m, n, 1.0, pa, lda, px, incx, 0.0, py, incy)
 
 
 @njit(**OPTIONS)
