@@ -71,17 +71,17 @@ def _sample(out, temperature, logits, u, z):
 
 
 @njit(cache=True, error_model="numpy")
-def _generate(table, W, U, b, act, ract, h, c, Wd, bd, head, out, temperature, logits, uniforms, ids):
+def _generate(table, W, U, b, act, ract, h, c, z, hU, Wd, bd, head, out, temperature, logits, uniforms, ids):
     """ids (n,) sampled one after another; between two, the LSTM steps on table[id] (D,).
 
     h, c (1, H): the state after the seed, advanced in place to the state
     after the last id but one was fed. out (1, V): the head's output after the
-    seed, overwritten as it goes. Returns 0, or _sample's code for what stopped it.
+    seed, overwritten as it goes. z, hU: the stream's scratch for `step_into`.
+    Returns 0, or _sample's code for what stopped it.
     """
     n = ids.shape[0]
     H = h.shape[1]
     x = np.empty((1, table.shape[1]), table.dtype)
-    z, hU = np.empty((1, 4 * H), h.dtype), np.empty((1, 4 * H), h.dtype)
     h_new, c_new = np.empty_like(h), np.empty_like(c)
     scratch = np.empty(out.shape[1], np.float64)
     for k in range(n):
@@ -144,7 +144,7 @@ def sample_ids(stream, compiled, out, length, temperature, rng, logits):
     uniforms = rng.random(length) if temperature > 0 else np.empty(0)
     ids = np.empty(length, np.int64)
     act, ract = st.codes
-    status = _generate(table, lstm.kernel, lstm.recurrent_kernel, st.b, act, ract, st.h, st.c,
+    status = _generate(table, lstm.kernel, lstm.recurrent_kernel, st.b, act, ract, st.h, st.c, st.z, st.hU,
                        dense.kernel, head.b, head.code, head_out, float(temperature), bool(logits),
                        uniforms, ids)
     if status == NOT_PROBABILITIES:

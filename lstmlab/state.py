@@ -11,7 +11,7 @@ from numba import njit
 
 from . import engine
 from .engine.blas import dot
-from .engine.kernels import codes, step_into
+from .engine.kernels import codes, step_into, step_scratch
 from .layers import LSTM, Dense, Dropout, Embedding, LSTMState
 
 __all__ = ["LSTMState", "Stream"]
@@ -55,14 +55,14 @@ class _LSTMStep:
         self.layer = layer
         self.b = layer.bias if layer.use_bias else np.zeros(4 * H, layer.dtype)
         self.codes = codes(layer.activation.name, layer.recurrent_activation.name, layer.dtype)
-        self.z, self.z2 = np.empty((B, 4 * H), layer.dtype), np.empty((B, 4 * H), layer.dtype)
+        self.z, self.hU = step_scratch(B, H, layer.dtype)
         self.h, self.c = np.zeros((B, H), layer.dtype), np.zeros((B, H), layer.dtype)
         self._h, self._c = np.empty_like(self.h), np.empty_like(self.c)   # written, then swapped in
 
     def __call__(self, x):
         layer = self.layer
         step_into(x, layer.kernel, layer.recurrent_kernel, self.b, self.h, self.c, *self.codes,
-                  self.z, self.z2, self._h, self._c)
+                  self.z, self.hU, self._h, self._c)
         self.h, self._h, self.c, self._c = self._h, self.h, self._c, self.c
         return self.h
 

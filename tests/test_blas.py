@@ -6,7 +6,10 @@ import pytest
 
 from lstmlab.engine import blas
 
-SHAPES = [(3, 4, 5), (64, 256, 512), (1, 7, 9), (1, 256, 1024), (6, 5, 1), (1, 3, 1), (2, 1, 3)]
+# gemm, gemv of one row or one column, and gemm on whole groups of GEMM_ROWS rows with a gemv per
+# row left over (M = 3, 7, 9).
+SHAPES = [(3, 4, 5), (64, 256, 512), (1, 7, 9), (1, 256, 1024), (6, 5, 1), (1, 3, 1), (2, 1, 3),
+          (7, 33, 40), (9, 256, 64)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -36,6 +39,10 @@ def test_dot_reads_and_writes_blocks_of_wider_arrays(dtype):
     assert not out[0].any() and not out[5:].any() and not out[:, :4].any() and not out[:, 11:].any()
     blas.dot(big[:6, :5].T, big[:6, 5:8], out[:5, :3])  # a transposed block: column-major, ld = 20
     np.testing.assert_allclose(out[:5, :3], big[:6, :5].T @ big[:6, 5:8], rtol=1e-5)
+    wide = np.zeros((30, 10), dtype)                    # 7 rows: a gemm of 4, then 3 gemv rows
+    blas.dot(big[:5, :7].T, big[5:10, :9], wide[2:11, 1:8].T)  # out a transposed block too
+    np.testing.assert_allclose(wide[2:11, 1:8].T, big[:5, :7].T @ big[5:10, :9], rtol=1e-5)
+    assert not wide[:2].any() and not wide[11:].any() and not wide[:, 8:].any()
 
 
 def test_dot_of_empty_operands():

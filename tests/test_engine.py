@@ -75,6 +75,53 @@ def test_step_equals_one_timestep_of_forward(case):
         np.testing.assert_allclose(c1, c, atol=1e-12)
 
 
+@pytest.mark.parametrize("B", [1, 3])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_split_step_equals_the_reference(B, parts):
+    """step_into with its product h U split in row ranges of U (split_step.py), whatever the
+    number of parts and of threads: the reference's step to 1e-12 in float64, 2e-6 in float32."""
+    from lstmlab.engine import kernels
+    rng = np.random.default_rng(B * 10 + parts)
+    H, D = 256, 5
+    p = make(rng, B, 1, D, H, scale=0.2)
+    want_h, want_c = ref.step(p["x"][:, 0], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-6)):
+        a = {k: np.ascontiguousarray(v[:, 0] if k == "x" else v, dtype) for k, v in p.items()}
+        act, ract = kernels.codes("tanh", "sigmoid", dtype)
+        z, hU = np.empty((B, 4 * H), dtype), np.empty((parts, B, 4 * H), dtype)
+        h, c = np.empty((B, H), dtype), np.empty((B, H), dtype)
+        kernels.step_into(a["x"], a["W"], a["U"], a["b"], a["h0"], a["c0"], act, ract, z, hU, h, c)
+        np.testing.assert_allclose(h, want_h, rtol=0, atol=tol)
+        np.testing.assert_allclose(c, want_c, rtol=0, atol=tol)
+
+
+def test_a_fresh_process_steps_on_the_cached_kernels():
+    """step_into calls a parallel kernel: loaded from Numba's cache in a new process, it must
+    run (the threading layer is started first, split_step.py), split or not."""
+    import subprocess
+    import sys
+    code = ("import numpy as np; from lstmlab import engine\n"
+            "for H in (6, 256):\n"
+            "    x, W, U = np.ones((1, 2)), np.ones((2, 4 * H)) / H, np.ones((H, 4 * H)) / H\n"
+            "    h, c = engine.step(x, W, U, np.zeros(4 * H), np.zeros((1, H)), np.zeros((1, H)))\n"
+            "    assert np.isfinite(h).all()\n"
+            "print('stepped')")
+    for _ in range(2):                              # the second process loads what the first cached
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0 and "stepped" in run.stdout, run.stderr[-2000:]
+
+
+def test_single_steps_split_their_product_from_256_units_at_small_batches():
+    """engine.step and streams split h U over the threads (at most one part per 128 rows of U)."""
+    from lstmlab.engine import kernels
+    threads = numba.get_num_threads()
+    assert kernels.step_parts(1, 128) == 1
+    assert kernels.step_parts(kernels.STEP_SPLIT_MAX_ROWS + 1, 256) == 1
+    assert kernels.step_parts(1, 256) == min(threads, 2)
+    assert kernels.step_parts(kernels.STEP_SPLIT_MAX_ROWS, 1024) == min(threads, 8)
+    assert kernels.step_scratch(2, 256, np.float32)[1].shape == (min(threads, 2), 2, 1024)
+
+
 @pytest.mark.parametrize("fwd,bwd", [(ref.forward, ref.backward), (engine.forward, engine.backward)])
 @pytest.mark.parametrize("kw", [
     {},

@@ -28,6 +28,15 @@ def test_stream_step_equals_predict_on_every_prefix():
                                atol=1e-6)
 
 
+def test_stream_of_a_large_lstm_equals_predict():
+    """From 256 units the stream's step splits h U over the threads: still predict's numbers."""
+    model = Sequential([layers.Input((None, 3)), layers.LSTM(256), layers.Dense(4)])
+    x = rng.normal(size=(1, 6, 3)).astype("float32")
+    stream = model.stream(batch_size=1)
+    for t in range(6):
+        np.testing.assert_allclose(stream.step(x[:, t]), model.predict(x[:, :t + 1], verbose=0), atol=2e-6)
+
+
 def test_stream_feed_reset_and_state():
     model = stacked()
     x = rng.normal(size=(1, 6, 2)).astype("float32")

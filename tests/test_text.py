@@ -189,6 +189,20 @@ def test_compiled_state_loop_gives_the_stream_loops_text(monkeypatch, head, inpu
     assert len(set(got)) > 5
 
 
+def test_compiled_state_loop_of_a_large_lstm_gives_the_stream_loops_text(monkeypatch):
+    """From 256 units both loops split each step's product over the threads, the same way."""
+    config.set_random_seed(5)
+    v = Vocabulary.from_text(TEXT)
+    model = Sequential([Input((None, v.size)), LSTM(256), Dense(v.size, activation="softmax")])
+    model.build((None, 12, v.size))
+    for layer in model.layers:
+        layer.set_weights([w * 3 for w in layer.get_weights()])
+    for temperature, rng in ((0, None), (1.0, 5)):
+        got = generate_text(model, v, TEXT[:12], 40, temperature=temperature, mode="state", rng=rng)
+        assert got == _stream_loop(monkeypatch, model, v, TEXT[:12], 40, temperature=temperature,
+                                   mode="state", rng=rng)
+
+
 def test_compiled_state_loop_leaves_other_models_to_the_stream(window_model):
     """Two LSTMs, or a head the compiled step does not know: the stream's loop, same answers."""
     from lstmlab import closed_loop

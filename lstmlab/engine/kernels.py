@@ -27,6 +27,7 @@ from .blas import dot, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
 from .projection import add_input, add_outer, copy, inline, project, project_back, rows
+from .split_step import partial_products, sum_parts
 
 # Below this many (batch x unit) cells per step a thread launch costs more
 # than it saves; the serial compilation of the same loop is used instead.
@@ -213,14 +214,42 @@ def _backward_chunks(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_outpu
 # matrix-vector product is faster than they are.
 STEP_BLAS_MIN_UNITS = 32
 
+# From this many units, and up to this many rows, the threads share a step's
+# product h U (split_step.py), each multiplying by its own STEP_SPLIT_MIN_UNITS / 2
+# or more rows of U. Measured on a 2-core Zen 3 VM, one step_into call from
+# Python, medians of four runs of 3000: H=256 18-19 against 23-24 µs at batch 1
+# in most runs (even, at 25-30 µs, in the slowest), 27-53 against 38-42 µs at
+# batch 2, 54-73 against 85-89 at batch 4, 80-105 against 109-123 at batch 8;
+# H=512 50-58 against 78-88 at batch 1; H=128 worse (6-15 against 5-7). In the
+# generation loop of closed_loop.py, 1.31-1.40x faster per character at H=256.
+STEP_SPLIT_MIN_UNITS = 256
+STEP_SPLIT_MAX_ROWS = 8
+
+
+def step_parts(B, H):
+    """How many parts `step_into` splits a step's product in: one per thread, each with
+    STEP_SPLIT_MIN_UNITS / 2 rows of U or more; 1 when it is not split."""
+    if H < STEP_SPLIT_MIN_UNITS or B > STEP_SPLIT_MAX_ROWS:
+        return 1                                    # decided without asking Numba (1 µs a call)
+    return max(1, min(numba.get_num_threads(), H // (STEP_SPLIT_MIN_UNITS // 2)))
+
+
+def step_scratch(B, H, dtype):
+    """`step_into`'s scratch: z (B, 4H) and hU (P, B, 4H), P = step_parts(B, H)."""
+    return np.empty((B, 4 * H), dtype), np.empty((step_parts(B, H), B, 4 * H), dtype)
+
 
 def _step_kernel(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out):
-    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z, hU (B, 4H) are scratch."""
-    if h.shape[1] >= STEP_BLAS_MIN_UNITS:
-        dot(h, U, hU)                               # hU = h U through BLAS
+    """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z (B, 4H) and hU (P, B, 4H) are scratch
+    (`step_scratch`). With P > 1, P threads share the product h U (split_step.py)."""
+    if hU.shape[0] > 1:
+        partial_products(h, U, hU)                  # hU[p] = h[:, k0:k1] U[k0:k1]
+        sum_parts(hU)
+    elif h.shape[1] >= STEP_BLAS_MIN_UNITS:
+        dot(h, U, hU[0])                            # hU = h U through BLAS
     else:
-        _small_product(h, U, hU)
-    _cells_step(x, W, b, c, act, ract, z, hU, h_out, c_out)
+        _small_product(h, U, hU[0])
+    _cells_step(x, W, b, c, act, ract, z, hU[0], h_out, c_out)
 
 
 @njit(**NO_REFS)
@@ -252,12 +281,12 @@ step_into = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_step_kerne
 
 
 @njit(cache=True, error_model="numpy")
-def _step_new(x, W, U, b, h, c, act, ract):
+def _step_new(x, W, U, b, h, c, act, ract, parts):
     """step_into with its outputs and scratch allocated here: fewer arguments to box per call."""
     B, H = h.shape
     h_out, c_out = np.empty_like(h), np.empty_like(c)
-    z = np.empty((2, B, 4 * H), h.dtype)
-    step_into(x, W, U, b, h, c, act, ract, z[0], z[1], h_out, c_out)
+    z = np.empty((parts + 1, B, 4 * H), h.dtype)
+    step_into(x, W, U, b, h, c, act, ract, z[0], z[1:], h_out, c_out)
     return h_out, c_out
 
 
@@ -421,4 +450,4 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
 def step(x, W, U, b, h, c, activation="tanh", recurrent_activation="sigmoid"):
     """One timestep: x (B, D), h (B, H), c (B, H) -> new h (B, H), new c (B, H)."""
     act, ract = codes(activation, recurrent_activation, h.dtype)
-    return _step_new(x, W, U, b, h, c, act, ract)
+    return _step_new(x, W, U, b, h, c, act, ract, step_parts(*h.shape))
