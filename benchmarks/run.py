@@ -18,8 +18,8 @@ env.pin_threads()
 import argparse  # noqa: E402
 import time  # noqa: E402
 
-from benchmarks import flops, quiet, report, targets as targets_mod, workloads  # noqa: E402
-from benchmarks.cases import Case, link_ratios, run_case  # noqa: E402
+from benchmarks import flops, interleave, quiet, report, targets as targets_mod, workloads  # noqa: E402
+from benchmarks.cases import Case, Result, link_ratios, run_case  # noqa: E402
 
 PAUSE = 0.2      # seconds between rows: lets the last side's worker threads go idle
 
@@ -40,12 +40,12 @@ def parse(argv):
                    help="before each row, wait up to this many seconds for other processes to use "
                         "< 0.25 cores; a row timed while they used more is re-timed once (0: never wait)")
     p.add_argument("--no-isolate", dest="isolate", action="store_false",
-                   help="time every side in this one process (default: each side of each workload in "
-                        "its own fresh process, so no library's threads or settings touch another's)")
+                   help="time every side in this one process, one row after another (default: each "
+                        "side of each workload in its own fresh process, so no library's threads or "
+                        "settings touch another's, the rows of a configuration sampled in turns)")
     p.add_argument("--worker-side", default=None, help=argparse.SUPPRESS)
     p.add_argument("--canary-base", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--stream", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--worker-json", default=None, help=argparse.SUPPRESS)
     p.add_argument("--w3-steps", type=int, default=1000, help="W3 steps per sample")
     p.add_argument("--w5-chars", type=int, default=workloads.CHARS_TIMED,
                    help="W5 characters timed (reported scaled to 1000)")
@@ -111,73 +111,81 @@ def _passthrough(args):
     return out
 
 
-def run_isolated(wid, side, cases, args, log):
-    """Time `cases` (all of one side of workload `wid`) in a fresh process -> (Results, env changes)."""
-    import json
-    import subprocess
-    import tempfile
-    from benchmarks.cases import Result
-    from benchmarks.timing import Timing
-    with tempfile.TemporaryDirectory(prefix="lstmlab-bench-") as tmp:
-        out = os.path.join(tmp, "rows.json")
-        cmd = [sys.executable, "-m", "benchmarks.run", "--only", wid, "--worker-side", side,
-               "--worker-json", out, *_passthrough(args)]
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-        for line in proc.stdout.splitlines():
-            log(line)
-        rows = {}
-        if os.path.exists(out):
-            with open(out) as f:
-                payload = json.load(f)
-            rows = {int(k): v for k, v in payload["rows"].items()}
-            changes = [tuple(c) for c in payload["env_changes"]]
-        else:
-            changes = []
-    results = []
-    for i, case in cases:
-        row = rows.get(i)
-        if row is None:
-            err = f"worker process failed ({proc.returncode}): {proc.stderr.strip()[-300:]}"
-            results.append(Result(case, error=err))
-            continue
-        timing = None if row["timing"] is None else Timing(**row["timing"])
-        results.append(Result(case, timing, setup_s=row["setup_s"], error=row["error"],
-                              others=row["others"], attempts=row["attempts"],
-                              canary_s=row.get("canary_s")))
-    return results, changes
+def run_interleaved(wid, cases, args, log):
+    """Time every side's rows of workload `wid`, each side in its own fresh process, the rows of
+    each configuration in rounds (interleave.py) -> ({row index: Result}, env changes)."""
+    mine = [(i, c) for i, c in enumerate(cases) if c.timer is None]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    workers, done, changes = {}, {}, []
+    try:
+        for side in SIDES:
+            if any(c.side == side for _, c in mine):
+                cmd = [sys.executable, "-m", "benchmarks.run", "--only", wid, "--worker-side", side,
+                       *_passthrough(args)]
+                workers[side] = interleave.Worker(side, cmd, root)
+                changes += [tuple(c) for c in workers[side].ready.get("env_changes", [])]
+        groups = {}
+        for i, c in mine:
+            groups.setdefault(c.config, []).append((i, c))
+        for rows in groups.values():
+            live = []
+            for i, c in rows:
+                if workers[c.side].ready.get("ready"):
+                    live.append((i, c))
+                else:
+                    done[i] = Result(c, error=f"the {c.side} process did not start: "
+                                              f"{workers[c.side].ready.get('error')}")
+            got = interleave.time_group(live, workers, args.wait_quiet, log, args.canary_base)
+            # Only other processes call for a second attempt here: a slow machine slowed every
+            # side alike, as the rows took turns (the speed column still shows it).
+            if args.wait_quiet > 0 and any(_disturbed(r, None) for r in got.values()):
+                log("  other processes were busy while these rows were timed: timing them again")
+                again = interleave.time_group(live, workers, args.wait_quiet, log, args.canary_base)
+                got = _less_disturbed(got, again)
+            for i, c in live:
+                workers[c.side].call("drop", i)
+                _log_row(got[i], log)
+            done.update(got)
+    finally:
+        for side, w in workers.items():
+            for line in w.close():
+                log(f"  [{side}] {line}")
+    return done, changes
 
 
-def worker(args, log):
-    """--worker-side: time one side's rows of the --only workloads here; write them as JSON."""
-    import json
+def _less_disturbed(first, again):
+    """The attempt during which other processes used less of the machine; the first calls
+    (start-up) are always the first attempt's, when nothing was warm yet."""
+    def worst(rs):
+        return max((r.others or 0) for r in rs.values())
+    pick = again if again and worst(again) < worst(first) else first
+    for i, r in pick.items():
+        r.attempts = 2
+        old = first.get(i)
+        if r is not old and r.timing is not None and old is not None and old.timing is not None:
+            r.timing.first = old.timing.first
+    return pick
+
+
+def worker(args):
+    """--worker-side: serve one side's rows of the --only workload to the parent (interleave.py)."""
     side = args.worker_side
+
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
     changes = _import_sides({side}, log)
     peers = _available(args.peers)
     plan = workloads.Plan(quick=args.quick, peers=peers,
                           tensorflow="keras" in peers and env.has_tensorflow(),
                           w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=bool(args.stream))
-    rows = {}
-    for wid in args.only:
-        cases, _ = workloads.WORKLOADS[wid](plan)
-        for i, case in enumerate(cases):
-            if case.side != side or case.timer is not None:
-                continue
-            if args.repeats:
-                case.repeats = args.repeats
-            r = timed(case, args.wait_quiet, log, args.canary_base)
-            _log_row(r, log)
-            t = r.timing
-            rows[i] = {"timing": None if t is None else {
-                           "first": t.first, "median": t.median, "low": t.low, "high": t.high,
-                           "repeats": t.repeats, "number": t.number, "samples": t.samples},
-                       "setup_s": r.setup_s, "error": r.error, "others": r.others,
-                       "attempts": r.attempts, "canary_s": r.canary_s}
-            time.sleep(PAUSE)
+    cases, _ = workloads.WORKLOADS[args.only[0]](plan)
+    rows = {i: c for i, c in enumerate(cases) if c.side == side and c.timer is None}
+    for c in rows.values():
+        if args.repeats:
+            c.repeats = args.repeats
+    interleave.serve(rows, side, changes)
     if side != "lstmlab" and "lstmlab" in sys.modules:
         log(f"warning: the {side} worker loaded lstmlab; its process-wide settings touched the peer")
-    with open(args.worker_json, "w") as f:
-        json.dump({"rows": rows, "env_changes": changes}, f)
 
 
 def _log_row(r, log):
@@ -229,7 +237,7 @@ def main(argv=None, log=print):
     load_before = env.load_average()
     revision = env.source_revision()      # at the start: the code the rows ran
     if args.worker_side:
-        return worker(args, log)
+        return worker(args)
     peers = _available(args.peers)
     sides = {"lstmlab"} if args.isolate else {"lstmlab"} | peers
     env_changes = _import_sides(sides, log)
@@ -257,13 +265,9 @@ def main(argv=None, log=print):
         cases, tgts = workloads.WORKLOADS[wid](plan)
         log(f"{wid}: {workloads.TITLES[wid]} ({len(cases)} rows)")
         done = {}
-        if args.isolate:                  # each side in its own fresh process
-            for side in SIDES:
-                mine = [(i, c) for i, c in enumerate(cases) if c.side == side and c.timer is None]
-                if mine:
-                    rs, changes = run_isolated(wid, side, mine, args, log)
-                    done.update({i: r for (i, _), r in zip(mine, rs)})
-                    env_changes += [c for c in changes if c not in env_changes]
+        if args.isolate:                  # each side in its own fresh process, rows in turns
+            done, changes = run_interleaved(wid, cases, args, log)
+            env_changes += [c for c in changes if c not in env_changes]
         for i, case in enumerate(cases):
             if i not in done:
                 if args.repeats:
