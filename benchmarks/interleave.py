@@ -153,7 +153,7 @@ class Worker:
         return lines
 
 
-def time_group(rows, workers, wait_quiet, log, canary_base=None):
+def time_group(rows, workers, wait_quiet, log):
     """Time rows [(i, case)] of one configuration in rounds -> {i: Result}."""
     quiet.wait_quiet(wait_quiet, log)
     results, ready = {}, []

@@ -135,12 +135,12 @@ def run_interleaved(wid, cases, args, log):
                 else:
                     done[i] = Result(c, error=f"the {c.side} process did not start: "
                                               f"{workers[c.side].ready.get('error')}")
-            got = interleave.time_group(live, workers, args.wait_quiet, log, args.canary_base)
+            got = interleave.time_group(live, workers, args.wait_quiet, log)
             # Only other processes call for a second attempt here: a slow machine slowed every
             # side alike, as the rows took turns (the speed column still shows it).
             if args.wait_quiet > 0 and any(_disturbed(r, None) for r in got.values()):
                 log("  other processes were busy while these rows were timed: timing them again")
-                again = interleave.time_group(live, workers, args.wait_quiet, log, args.canary_base)
+                again = interleave.time_group(live, workers, args.wait_quiet, log)
                 got = _less_disturbed(got, again)
             for i, c in live:
                 workers[c.side].call("drop", i)

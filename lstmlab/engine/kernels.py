@@ -217,11 +217,15 @@ STEP_BLAS_MIN_UNITS = 32
 # From this many units, and up to this many rows, the threads share a step's
 # product h U (split_step.py), each multiplying by its own STEP_SPLIT_MIN_UNITS / 2
 # or more rows of U. Measured on a 2-core Zen 3 VM, one step_into call from
-# Python, medians of four runs of 3000: H=256 18-19 against 23-24 µs at batch 1
-# in most runs (even, at 25-30 µs, in the slowest), 27-53 against 38-42 µs at
-# batch 2, 54-73 against 85-89 at batch 4, 80-105 against 109-123 at batch 8;
-# H=512 50-58 against 78-88 at batch 1; H=128 worse (6-15 against 5-7). In the
-# generation loop of closed_loop.py, 1.31-1.40x faster per character at H=256.
+# Python, split against not, medians of runs of 3000 calls: at H=256, batch 1,
+# 14-20 against 18-29 µs in most runs, even or slower (28-37 against 26-30) in a
+# slow stretch of the machine; batch 3 36-51 against 62-71, batch 4 54-73
+# against 85-89, batch 8 80-105 against 109-123 (batch 2 mixed: 27-54 against
+# 38-42); H=512 85-96 against 158-166 at batch 2; H=128 slower (6-15 against
+# 5-7). Per character, generate_text's compiled loop runs 1.31-1.40x faster at
+# H=256; a Python loop of stream.step calls 0.81-1.19x (median 1.14x over seven
+# runs), its Python between the steps sharing the machine with the spinning
+# threads.
 STEP_SPLIT_MIN_UNITS = 256
 STEP_SPLIT_MAX_ROWS = 8
 

@@ -12,9 +12,10 @@ against 18.5-23.5 µs on one thread at H=256, 42-47 against 70-74 µs at H=512;
 at H=128 the threads' start (about 2 µs a call) costs more than it saves
 (`kernels.STEP_SPLIT_MIN_UNITS`).
 
-The partials are added in a fixed order, so a step gives the same numbers
-whenever it runs with the same number of threads; they may differ from the
-one-thread step's in the last bits (the sum over U's rows is grouped otherwise).
+The partials are added in a fixed order, so a step's numbers depend on the
+number of parts P (`kernels.step_parts`: one per thread of Numba's pool when
+the scratch was made), not on which threads run them. They may differ from
+the unsplit step's in the last bits: the sum over U's rows is grouped otherwise.
 """
 import numba
 from numba import njit, prange
