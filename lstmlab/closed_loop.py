@@ -147,14 +147,19 @@ def sample_ids(stream, compiled, out, length, temperature, rng, logits):
     status = _generate(table, lstm.kernel, lstm.recurrent_kernel, st.b, act, ract, st.h, st.c, st.z, st.hU,
                        dense.kernel, head.b, head.code, head_out, float(temperature), bool(logits),
                        uniforms, ids)
+    check_status(status, head_out)
+    return [int(i) for i in ids], head_out[0]
+
+
+def check_status(status, out):
+    """Raise what `_sample`'s code says about the model's output `out`; nothing for 0."""
     if status == NOT_PROBABILITIES:
         raise ValueError(
             "generate_text expects probabilities (a softmax output) or logits from a linear "
-            f"last layer. The model returned values such as {head_out.min():.4g}."
+            f"last layer. The model returned values such as {out.min():.4g}."
         )
     if status == NOT_FINITE:
         raise ValueError(
-            f"The model's output is not finite (values such as {head_out.max():.4g}): it cannot be "
+            f"The model's output is not finite (values such as {out.max():.4g}): it cannot be "
             f"sampled. Check the model's weights (a diverged training gives NaN)."
         )
-    return [int(i) for i in ids], head_out[0]

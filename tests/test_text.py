@@ -240,6 +240,60 @@ def test_compiled_state_loop_reports_outputs_it_cannot_sample(monkeypatch):
         generate_text(linear, v, TEXT[:5], 5, temperature=1.0, mode="state", rng=0)
 
 
+def _classic_window_loop(monkeypatch, *args, **kwargs):
+    """generate_text(mode="window") through model.predict on each window, one call per character."""
+    from lstmlab import window_loop
+    with monkeypatch.context() as m:
+        m.setattr(window_loop, "window_plan", lambda *a: None)
+        return generate_text(*args, **kwargs)
+
+
+@pytest.mark.parametrize("units,inputs,dtype", [(256, "onehot", "float32"), (40, "scaled", "float64"),
+                                                (40, "ids", "float32"), (8, "onehot", "float64")])
+@pytest.mark.parametrize("length", [1, 6, 45])
+def test_window_loop_in_flight_gives_the_classic_loops_text(monkeypatch, units, inputs, dtype, length):
+    """mode="window" steps every window in flight as one batch (window_loop.py): the classic
+    loop's characters, greedy and sampled, whether fewer characters than the window (6) are
+    asked for or more (45)."""
+    from lstmlab import Dropout, window_loop
+    config.set_random_seed(7)
+    v = Vocabulary.from_text(TEXT)
+    V, window = v.size, 12
+    first = {"onehot": [Input((window, V))], "scaled": [Input((window, 1))],
+             "ids": [Input((window,)), Embedding(V, 7)]}[inputs]
+    model = Sequential(first + [LSTM(units, dtype=dtype), Dropout(0.2), Dense(V, activation="softmax", dtype=dtype)])
+    if inputs == "ids":
+        model.layers[0].embeddings = model.layers[0].embeddings.astype(dtype)
+    model.build((None, window) if inputs == "ids" else (None, window, V if inputs == "onehot" else 1))
+    for layer in model.layers:
+        layer.set_weights([w * 3 for w in layer.get_weights()])
+    assert window_loop.window_plan(model, V, inputs) is not None
+    for temperature, rng in ((0, None), (1.0, 5), (0.7, 11)):
+        got = generate_text(model, v, TEXT[:20], length, temperature=temperature, mode="window", rng=rng)
+        assert got == _classic_window_loop(monkeypatch, model, v, TEXT[:20], length,
+                                           temperature=temperature, mode="window", rng=rng)
+        assert len(got) == length
+
+
+def test_window_loop_leaves_masked_embeddings_to_the_model():
+    from lstmlab import window_loop
+    v = Vocabulary.from_text(TEXT)
+    model = Sequential([Input((5,)), Embedding(v.size, 4, mask_zero=True), LSTM(6), Dense(v.size, activation="softmax")])
+    model.build((None, 5))
+    assert window_loop.window_plan(model, v.size, "ids") is None
+    assert len(generate_text(model, v, TEXT[:5], 3, mode="window", rng=0)) == 3
+
+
+def test_window_loop_reports_outputs_it_cannot_sample(monkeypatch):
+    config.set_random_seed(6)
+    v = Vocabulary.from_text(TEXT)
+    model = Sequential([Input((5, v.size)), LSTM(8), Dense(v.size, activation="tanh")])
+    model.build((None, 5, v.size))
+    for run in (generate_text, lambda *a, **k: _classic_window_loop(monkeypatch, *a, **k)):
+        with pytest.raises(ValueError, match="expects probabilities"):
+            run(model, v, TEXT[:5], 5, temperature=1.0, mode="window", rng=0)
+
+
 # -- stateful char-rnn ------------------------------------------------------------------
 def test_stateful_text_batches_continuity():
     ids = np.arange(103)                      # each id is its own position in the text
