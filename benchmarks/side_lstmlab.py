@@ -178,3 +178,13 @@ def compiled_generate(model, seed, V, n):
         ids, state["p"] = closed_loop.sample_ids(stream, compiled, state["p"], n, 0, None, False)
         return ids
     return run
+
+
+def windows_in_flight(model, seed, V, n):
+    """n characters through generate_text(mode="window")'s loop (lstmlab.window_loop): the
+    windows in flight stepped as one batch. Each call starts from the seed's last window,
+    so each pays for filling the pipeline (WINDOW - 1 steps) as a short generation does."""
+    from lstmlab import window_loop
+    compiled = window_loop.window_plan(model, V, "onehot")
+    ids = [int(i) for i in seed[-WINDOW:]]
+    return lambda: window_loop.sample_ids(compiled, ids, n, 0, None, False)

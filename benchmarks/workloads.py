@@ -187,7 +187,10 @@ def w5(plan):
                   primary=True, **common),
              Case("W5", win, "lstmlab", "model(x) on the window",
                   lambda: _lab().window_generate(lab_model(), seed, V, n, use_call=True),
-                  id="lstmlab.call", **common)]
+                  id="lstmlab.call", **common),
+             Case("W5", win, "lstmlab", "generate_text(mode='window')'s windows in flight",
+                  lambda: _lab().windows_in_flight(lab_model(), seed, V, n),
+                  id="lstmlab.inflight", judged=True, **common)]
     if plan.want("torch"):
         cases.append(Case("W5", win, "torch", "nn.LSTM over the window, no_grad",
                           lambda: torch_model_().window_generate(seed, n), id="torch", **common))
