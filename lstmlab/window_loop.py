@@ -71,9 +71,8 @@ def window_plan(model, V, kind):
     compiled = plan(model, V, kind)
     if compiled is None:
         return None
-    first = model.layers[0]
-    if getattr(first, "mask_zero", False):          # masked steps: only the model's own loop skips them
-        return None
+    if any(getattr(layer, "mask_zero", False) for layer in model.layers):
+        return None                                 # masked steps: only the model's own loop skips them
     return compiled
 
 
