@@ -87,5 +87,5 @@ def link_ratios(results):
                  if r.case.primary and r.median is not None}
     for r in results:
         p = primaries.get((r.case.wid, r.case.config))
-        if not r.case.is_lstmlab and p is not None and r.median is not None:
+        if r.case.side not in ("lstmlab", "numpy") and p is not None and r.median is not None:
             r.ratio = r.median / p.median

@@ -61,7 +61,7 @@ def parse(argv):
     return args
 
 
-SIDES = ("lstmlab", "torch", "keras")
+SIDES = ("lstmlab", "torch", "keras", "numpy")      # numpy: the matmul rate, in its own process
 
 
 def _available(peers):
@@ -103,7 +103,8 @@ def _passthrough(args):
     """The options a worker needs to build the same rows as this process."""
     out = ["--peers", ",".join(sorted(args.peers)), "--wait-quiet", str(args.wait_quiet),
            "--canary-base", repr(args.canary_base), "--stream", str(int(args.stream)),
-           "--w3-steps", str(args.w3_steps), "--w5-chars", str(args.w5_chars)]
+           "--w3-steps", str(args.w3_steps), "--w5-chars", str(args.w5_chars),
+           "--matmul-size", str(args.matmul_size)]
     if args.quick:
         out.append("--quick")
     if args.repeats:
@@ -177,7 +178,8 @@ def worker(args):
     peers = _available(args.peers)
     plan = workloads.Plan(quick=args.quick, peers=peers,
                           tensorflow="keras" in peers and env.has_tensorflow(),
-                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=bool(args.stream))
+                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=bool(args.stream),
+                          matmul_n=args.matmul_size)
     cases, _ = workloads.WORKLOADS[args.only[0]](plan)
     rows = {i: c for i, c in enumerate(cases) if c.side == side and c.timer is None}
     for c in rows.values():
@@ -247,7 +249,8 @@ def main(argv=None, log=print):
     args.stream = side_lstmlab.has_stream()
     plan = workloads.Plan(quick=args.quick, peers=peers,
                           tensorflow="keras" in peers and env.has_tensorflow(),
-                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=args.stream)
+                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=args.stream,
+                          matmul_n=args.matmul_size)
 
     # The machine's float32 matmul rate, in this run.
     n = args.matmul_size

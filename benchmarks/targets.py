@@ -72,10 +72,13 @@ def judge(target, results, matmul_gflops=None):
             met = value <= target.threshold
             needed = value / target.threshold
         elif target.kind == "rate":
-            if row.gflops is None or not matmul_gflops:
+            # The rate sampled in turns with this row, when the group has one; else the run's.
+            mm = next((r for r in group if r.case.side == "numpy" and r.gflops), None)
+            rate = mm.gflops if mm is not None else matmul_gflops
+            if row.gflops is None or not rate:
                 out.append(Verdict(target, row, None, None, None, "no FLOP count or matmul rate"))
                 continue
-            value = row.gflops / matmul_gflops
+            value = row.gflops / rate
             met = value >= target.threshold
             needed = target.threshold / value
         else:

@@ -23,6 +23,7 @@ class Plan:
     w4_units: tuple = (64, 256, 512)
     w5_chars: int = CHARS_TIMED
     stream: bool = False         # lstmlab has Sequential.stream: its rows are timed too
+    matmul_n: int = 2048         # the n x n float32 product whose rate W4's share is held against
 
     def reps(self, full, quick):
         return quick if self.quick else full
@@ -146,6 +147,11 @@ def w4(plan):
                               lambda H=H: _torch().train_step(x, labels, V, H),
                               id="torch", repeats=reps, number=1, flops=fl, unit="per step"))
         if H == 256:
+            # The rate the share is held against, sampled in turns with the rows it judges.
+            n = plan.matmul_n
+            cases.append(Case("W4", cfg, "numpy", f"np.matmul {n}×{n} @ {n}×{n} (the rate, in turns)",
+                              lambda n=n: flops.matmul_case(n), id="numpy.matmul", repeats=reps,
+                              number=1, flops=flops.matmul_flops(n), unit="per product"))
             targets += [Target("W4", cfg, "≥ 1.25× PyTorch", "ratio", 1.25, peer="torch"),
                         Target("W4", cfg, "≥ 65% of the float32 matmul rate", "rate", 0.65)]
         if H == 64:

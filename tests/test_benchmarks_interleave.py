@@ -87,3 +87,25 @@ def test_serve_answers_each_command_on_one_reply_line(interleave):
     assert replies[3]["ok"]
     assert not replies[4]["ok"] and "KeyError" in replies[4]["error"]   # dropped: nothing to sample
     assert len(replies) == 5 and all("cpu" in r for r in replies)
+
+
+def test_the_matmul_share_is_held_against_the_rate_timed_in_turns(interleave):
+    """A W4 group with a numpy row: the share divides by that row's rate, not the run's."""
+    sys.path.insert(0, ROOT)
+    from benchmarks.cases import Result, link_ratios
+    from benchmarks.targets import Target, judge
+    from benchmarks.timing import Timing
+    sys.path.remove(ROOT)
+
+    def row(side, seconds, flops, primary=False):
+        case = _case(side)
+        case.flops, case.primary, case.id = flops, primary, side
+        return Result(case, Timing(seconds, seconds, seconds, seconds, 1, 1, [seconds]))
+
+    lab, mm = row("lstmlab", 1.0, 80e9, primary=True), row("numpy", 1.0, 100e9)
+    link_ratios([lab, mm])
+    assert mm.ratio is None                                  # not a peer: other work
+    (verdict,) = judge(Target("W9", "cfg", "≥ 65% of matmul", "rate", 0.65), [lab, mm], matmul_gflops=400.0)
+    assert verdict.value == pytest.approx(0.8) and verdict.met
+    (alone,) = judge(Target("W9", "cfg", "≥ 65% of matmul", "rate", 0.65), [lab], matmul_gflops=400.0)
+    assert alone.value == pytest.approx(0.2) and not alone.met
