@@ -122,8 +122,12 @@ class Worker:
         self.ready = self._read()
 
     def call(self, op, row=None):
-        self.proc.stdin.write(json.dumps({"op": op, "row": row}) + "\n")
-        self.proc.stdin.flush()
+        """Send one command; -> the reply, or an error reply when the process has ended."""
+        try:
+            self.proc.stdin.write(json.dumps({"op": op, "row": row}) + "\n")
+            self.proc.stdin.flush()
+        except OSError:                                 # it ended (a crash): its rows fail, the run goes on
+            return {"ok": False, "error": f"the {self.side} process ended (exit code {self.proc.wait()})"}
         return self._read()
 
     def _read(self):

@@ -109,3 +109,15 @@ def test_the_matmul_share_is_held_against_the_rate_timed_in_turns(interleave):
     assert verdict.value == pytest.approx(0.8) and verdict.met
     (alone,) = judge(Target("W9", "cfg", "≥ 65% of matmul", "rate", 0.65), [lab], matmul_gflops=400.0)
     assert alone.value == pytest.approx(0.2) and not alone.met
+
+
+def test_a_worker_that_dies_fails_its_rows_and_not_the_run(interleave):
+    """A side's process that ends (a crash) answers every later command with an error."""
+    code = f"print({interleave.REPLY!r} + '{{\"ready\": true, \"cpu\": 0}}', flush=True)"
+    worker = interleave.Worker("torch", [sys.executable, "-c", code], ROOT)
+    assert worker.ready["ready"]
+    rows = [(0, _case("torch", repeats=2))]
+    got = interleave.time_group(rows, {"torch": worker}, 0, log=lambda *a: None)
+    assert got[0].timing is None and "ended" in got[0].error
+    assert not worker.call("drop", 0)["ok"]
+    worker.close()
