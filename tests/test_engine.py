@@ -240,6 +240,27 @@ def test_inputs_added_in_the_loop_or_projected_ahead_agree(monkeypatch, how, inp
         close(a, b)
 
 
+def test_one_hot_reads_each_rows_single_non_zero_or_refuses():
+    """projection.one_hot: rows b0:b1 of x (T, B, D) as (column, value) when each has exactly one
+    non-zero, any value (scaled, negative, NaN); False for a row of zeros or of two non-zeros."""
+    from lstmlab.engine.projection import one_hot
+    T, B, D = 3, 4, 5
+    x = np.zeros((T, B, D), np.float32)
+    cols = np.arange(T * B).reshape(T, B) % D
+    for t in range(T):
+        for r in range(B):
+            x[t, r, cols[t, r]] = (t + 1) * (-1.5 if r % 2 else 0.25)
+    x[2, 3, cols[2, 3]] = np.nan
+    ids, vals = np.empty(T * 2, np.int64), np.empty(T * 2, np.float32)
+    assert one_hot(x, 2, ids, vals)                     # rows 2:4 of every step
+    np.testing.assert_array_equal(ids, cols[:, 2:].reshape(-1))
+    np.testing.assert_array_equal(vals, x[:, 2:][np.arange(T)[:, None], np.arange(2), cols[:, 2:]].reshape(-1))
+    x[1, 0, (cols[1, 0] + 1) % D] = 2.0                 # two non-zeros in row 0 of step 1
+    assert not one_hot(x, 0, ids, vals)
+    x[1, 0] = 0.0                                       # none
+    assert not one_hot(x, 0, ids, vals)
+
+
 @pytest.mark.parametrize("R,H,parts", [(3, 10, 3), (5, 8, 2), (1, 7, 2)])
 def test_unit_split_packs_each_parts_columns_as_one_block(R, H, parts):
     """pack puts part p's i, f, g, o columns as one contiguous (R, 4n) block; unpack undoes it."""

@@ -26,7 +26,8 @@ from . import cell, memory, units  # noqa: F401  (freed memory reused)
 from .blas import dot, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
-from .projection import add_input, add_outer, copy, inline, project, project_back, rows
+from .projection import (add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot, project,
+                         project_back, rows)
 from .split_step import partial_products, sum_parts
 
 # Below this many (batch x unit) cells per step a thread launch costs more
@@ -45,8 +46,14 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     H = U.shape[0]
     H4 = 4 * H
     n = b1 - b0
-    xc = rows(x, b0, b1)                            # (T*n, D) these rows' inputs, contiguous
-    in_loop = inline(xc)                            # x_t W added row by row inside the loop
+    ids, vals = np.empty(T * n, np.int64), np.empty(T * n, x.dtype)
+    if one_hot(x, b0, ids, vals):                   # one non-zero a row: its row of W, added in the loop
+        xc = np.empty((0, D), x.dtype)
+        in_loop = True
+    else:
+        ids, vals = ids[:0], vals[:0]
+        xc = rows(x, b0, b1)                        # (T*n, D) these rows' inputs, contiguous
+        in_loop = inline(xc)                        # x_t W added row by row inside the loop
     xw = np.empty((0 if in_loop else T * n, H4), x.dtype)
     if not in_loop:
         project(xc, W, b, xw)                       # every step's input projection at once
@@ -58,21 +65,24 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
             dot(h_drop, U, z)
         else:
             dot(hs[t, b0:b1], U, z)                # (n, H) @ (H, 4H), one contiguous block
-        _cells_forward(t, b0, z, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act, ract)
+        _cells_forward(t, b0, z, ids, vals, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act,
+                       ract)
 
 
 @njit(**NO_REFS)
-def _cells_forward(t, b0, z, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act, ract):
+def _cells_forward(t, b0, z, ids, vals, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act, ract):
     """Step t's pointwise pass for rows b0:b0+n, from their recurrent products z (n, 4H):
-    the input's share (added here from xc (T*n, D), or read from xw (T*n, 4H)),
-    then the cells, into gates, ac, hs[t + 1], cs[t + 1] (and out when masked)."""
+    the input's share (added here from ids, vals (T*n,) or xc (T*n, D), or read from
+    xw (T*n, 4H)), then the cells, into gates, ac, hs[t + 1], cs[t + 1] (and out when masked)."""
     n, H4 = z.shape
     H = H4 // 4
     in_loop = xw.shape[0] == 0
     for r in range(n):
         bb = b0 + r
         g, zb = gates[t, bb], z[r]
-        if in_loop:
+        if ids.shape[0] > 0:
+            add_row(g, zb, W, ids[t * n + r], vals[t * n + r], b)
+        elif in_loop:
             add_input(g, zb, xc[t * n + r], W, b)
         else:
             xb = xw[t * n + r]
@@ -101,13 +111,19 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     dz = np.empty((T, n, H4), x.dtype)              # pre-activation gradients of these rows
     dh_prev = np.empty((n, H), x.dtype)
     d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
-    xc = rows(x, b0, b1)
-    in_loop = inline(xc)                            # dW summed row by row inside the loop
+    ids, vals = np.empty(T * n, np.int64), np.empty(T * n, x.dtype)
+    if one_hot(x, b0, ids, vals):                   # one non-zero a row: dW summed by rows in the loop
+        xc = np.empty((0, D), x.dtype)
+        in_loop = True
+    else:
+        ids, vals = ids[:0], vals[:0]
+        xc = rows(x, b0, b1)
+        in_loop = inline(xc)                        # dW summed row by row inside the loop
     if in_loop:
         dW[...] = 0.0
     for t in range(T - 1, -1, -1):
-        _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz[t], xc, dW if in_loop else dW[:0],
-                        mask, zero_output, act, ract)
+        _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz[t], ids, vals, xc,
+                        dW if in_loop else dW[:0], mask, zero_output, act, ract)
         dot(dz[t], UT, dh_prev)                     # (n, 4H) @ (4H, H)
         _take_dh_rows(t, b0, dh_prev, dh, mask, rmask)
     # Weight gradients: large products over all T*n rows at once instead of T small ones.
@@ -128,9 +144,10 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
 
 
 @njit(**NO_REFS)
-def _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz, xc, dW, mask, zero_output, act, ract):
+def _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz, ids, vals, xc, dW, mask, zero_output,
+                    act, ract):
     """Step t's gate gradients dz (n, 4H) for rows b0:b0+n; dc becomes d c_{t-1}; when dW
-    has rows, W's gradient is summed here from xc (T*n, D)."""
+    has rows, W's gradient is summed here from ids, vals (T*n,) or xc (T*n, D)."""
     n, H4 = dz.shape
     H = H4 // 4
     for r in range(n):
@@ -143,7 +160,10 @@ def _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz, xc, dW, ma
         cell.backward(g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:], a, c_prev, dhr, dcr, doutr, drep,
                       d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:], act, ract)
         if dW.shape[0] > 0:
-            add_outer(dW, xc[t * n + r], d)
+            if ids.shape[0] > 0:
+                add_row_outer(dW, ids[t * n + r], vals[t * n + r], d)
+            else:
+                add_outer(dW, xc[t * n + r], d)
 
 
 @njit(**NO_REFS)

@@ -1,7 +1,11 @@
 """The input's side of the LSTM: x W + b forward, xᵀ dz backward.
 
-Inputs with at most SPARSE_INPUT_SHARE non-zeros (one-hot characters: 1/V)
-are multiplied row by row over their non-zeros: a lookup instead of a product.
+Inputs whose every row has one non-zero (one-hot characters, or one feature)
+are read once into the column and value of each row's non-zero (`one_hot`),
+and each step adds that row of W (`add_row`, `add_row_outer`): no scan of the
+row's D values at every use. Other inputs with at most SPARSE_INPUT_SHARE
+non-zeros are multiplied row by row over their non-zeros: a lookup instead of
+a product.
 Such inputs, and narrow ones, are added inside the time loop, row by row
 (`add_input`, `add_outer`); wide dense ones are projected for every timestep
 at once by BLAS before the loop (`project`) and after it (`project_back`).
@@ -126,3 +130,46 @@ def add_outer(dW, xr, dz):
         if v != 0.0:
             for k in range(dz.shape[0]):
                 dW[d, k] += v * dz[k]
+
+
+@njit(**NO_REFS)
+def one_hot(x, b0, ids, vals):
+    """True when every row b0:b0+n of x (T, B, D) has exactly one non-zero; then ids, vals (T*n,)
+    hold its column and value, row t*n + r for x[t, b0 + r]. False at the first row that has not.
+
+    The count, column and value are sums over the row with no branch, which vectorise; the
+    value is exact: every other term is zero.
+    """
+    T, D = x.shape[0], x.shape[2]
+    n = ids.shape[0] // T
+    for t in range(T):
+        for r in range(n):
+            row = x[t, b0 + r]
+            count, col, value = 0, 0, 0.0
+            for d in range(D):
+                v = row[d]
+                nz = v != 0.0
+                count += nz
+                col += d * nz
+                value += v
+            if count != 1:
+                return False
+            ids[t * n + r] = col
+            vals[t * n + r] = value
+    return True
+
+
+@njit(inline="always", **OPTIONS)
+def add_row(g, zb, W, d, v, b):
+    """g (K,) = zb + b + v W[d]: `add_input` for a row whose one non-zero is v, at column d."""
+    for k in range(g.shape[0]):
+        g[k] = zb[k] + b[k]
+    for k in range(g.shape[0]):
+        g[k] += v * W[d, k]
+
+
+@njit(inline="always", **OPTIONS)
+def add_row_outer(dW, d, v, dz):
+    """dW[d] += v dz (K,): `add_outer` for a row whose one non-zero is v, at column d."""
+    for k in range(dz.shape[0]):
+        dW[d, k] += v * dz[k]
