@@ -35,6 +35,23 @@ from .split_step import partial_products, sum_parts
 PARALLEL_MIN_CELLS = 1024
 
 
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _chunk_inputs(x, b0, b1):
+    """Batch rows b0:b1 of x (T, B, D) as the loops read them -> (ids, vals, xc, in_loop).
+
+    One non-zero a row (one-hot, or one feature): its column and value, ids and vals (T*n,),
+    and xc empty. Otherwise ids and vals empty and xc (T*n, D) the rows, contiguous. in_loop:
+    x_t W is added (and W's gradient summed) row by row inside the time loop.
+    """
+    T, B, D = x.shape
+    n = b1 - b0
+    ids, vals = np.empty(T * n, np.int64), np.empty(T * n, x.dtype)
+    if one_hot(x, b0, ids, vals):
+        return ids, vals, np.empty((0, D), x.dtype), True
+    xc = rows(x, b0, b1)
+    return ids[:0], vals[:0], xc, inline(xc)
+
+
 def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
     """Every step for batch rows b0:b1 (rows never interact, so threads split them).
 
@@ -46,14 +63,7 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     H = U.shape[0]
     H4 = 4 * H
     n = b1 - b0
-    ids, vals = np.empty(T * n, np.int64), np.empty(T * n, x.dtype)
-    if one_hot(x, b0, ids, vals):                   # one non-zero a row: its row of W, added in the loop
-        xc = np.empty((0, D), x.dtype)
-        in_loop = True
-    else:
-        ids, vals = ids[:0], vals[:0]
-        xc = rows(x, b0, b1)                        # (T*n, D) these rows' inputs, contiguous
-        in_loop = inline(xc)                        # x_t W added row by row inside the loop
+    ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1)
     xw = np.empty((0 if in_loop else T * n, H4), x.dtype)
     if not in_loop:
         project(xc, W, b, xw)                       # every step's input projection at once
@@ -111,15 +121,8 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     dz = np.empty((T, n, H4), x.dtype)              # pre-activation gradients of these rows
     dh_prev = np.empty((n, H), x.dtype)
     d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
-    ids, vals = np.empty(T * n, np.int64), np.empty(T * n, x.dtype)
-    if one_hot(x, b0, ids, vals):                   # one non-zero a row: dW summed by rows in the loop
-        xc = np.empty((0, D), x.dtype)
-        in_loop = True
-    else:
-        ids, vals = ids[:0], vals[:0]
-        xc = rows(x, b0, b1)
-        in_loop = inline(xc)                        # dW summed row by row inside the loop
-    if in_loop:
+    ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1)
+    if in_loop:                                     # dW summed row by row inside the loop
         dW[...] = 0.0
     for t in range(T - 1, -1, -1):
         _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz[t], ids, vals, xc,
