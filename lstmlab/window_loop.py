@@ -24,6 +24,7 @@ from numba import njit, prange
 from .closed_loop import _sample, check_status, plan
 from .engine.blas import dot
 from .engine.kernels import PARALLEL_MIN_CELLS, _cells_step, codes
+from .models.fused import _biases
 from .state import _DENSE_CODES, _dense_into
 
 
@@ -83,13 +84,11 @@ def sample_ids(compiled, ids, length, temperature, rng, logits):
     seq = np.empty(window + length, np.int64)
     seq[:window] = ids
     dt = np.dtype(lstm.dtype)
-    H = lstm.units
-    b = lstm.bias if lstm.use_bias else np.zeros(4 * H, dt)
-    bd = dense.bias if dense.use_bias else np.zeros(dense.units, dt)
+    b, bd = _biases(lstm, dense)
     act, ract = codes(lstm.activation.name, lstm.recurrent_activation.name, dt)
     rows = min(window, length)
     threads = numba.get_num_threads()
-    chunks = min(threads, rows) if rows * H >= PARALLEL_MIN_CELLS else 1
+    chunks = min(threads, rows) if rows * lstm.units >= PARALLEL_MIN_CELLS else 1
     out = np.zeros((1, dense.units), dt)
     uniforms = rng.random(length) if temperature > 0 else np.empty(0)
     status = _generate(table, seq, window, lstm.kernel, lstm.recurrent_kernel, b, act, ract,
