@@ -30,7 +30,7 @@ import traceback
 
 from . import quiet
 from .cases import Result
-from .timing import Timing, autorange
+from .timing import Timing, sample, warm_up
 
 REPLY = "@@bench "
 SWITCH_PAUSE = 0.02      # seconds between samples of two processes
@@ -67,7 +67,7 @@ def serve(cases, side, env_changes, inp=sys.stdin, out=sys.stdout):
                 reply(ok=True, **_prepare(case, built, i))
             elif op == "sample":
                 fn, number = built[i]
-                reply(ok=True, t=_sample(fn, number))
+                reply(ok=True, t=sample(fn, number))
             else:
                 reply(ok=False, error=f"unknown command {op!r}")
         except Exception as e:   # noqa: BLE001 - one broken row must not sink the run
@@ -76,37 +76,14 @@ def serve(cases, side, env_changes, inp=sys.stdin, out=sys.stdout):
             reply(ok=False, error=f"{type(e).__name__}: {e}".strip()[:300] + "\n" + tb[-600:])
 
 
-def _prepare(case, built, i, min_time=0.02):
+def _prepare(case, built, i):
     """Build the row, time its first call, warm it up, choose its calls per sample."""
     t0 = time.perf_counter()
     fn = case.setup()
     setup_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    for _ in range(case.warmup):
-        fn()
-    number = case.number
-    if number is None:                                  # judged on a warm call, as timing.measure
-        t0 = time.perf_counter()
-        fn()
-        number = autorange(fn, min_time) if time.perf_counter() - t0 < min_time else 1
+    first, number = warm_up(fn, case.warmup, case.number)
     built[i] = (fn, number)
     return dict(setup_s=setup_s, first=first, number=number)
-
-
-def _sample(fn, number):
-    """Seconds per call over `number` calls, the garbage collector off (as timing.measure)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        return (time.perf_counter() - t0) / number
-    finally:
-        if was_on:
-            gc.enable()
 
 
 # -- the parent: every side of one workload, in turns ------------------------------------------------

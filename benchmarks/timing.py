@@ -51,12 +51,10 @@ def autorange(fn, min_time):
         number *= 2
 
 
-def measure(fn, repeats=7, warmup=1, number=None, min_time=0.02):
-    """Time `fn()`: first call, then median of `repeats` samples of `number` calls each.
-
-    With `number=None` the calls per sample are chosen so that one sample lasts
-    at least `min_time` seconds (short calls are timed in batches).
-    """
+def warm_up(fn, warmup=1, number=None, min_time=0.02):
+    """Call `fn` once and time it (the first call), warm it up, and choose the calls per
+    sample -> (first seconds, number). With `number=None` a sample lasts at least
+    `min_time` seconds (short calls are timed in batches)."""
     t0 = time.perf_counter()
     fn()
     first = time.perf_counter() - t0
@@ -67,16 +65,31 @@ def measure(fn, repeats=7, warmup=1, number=None, min_time=0.02):
         fn()
         warm = time.perf_counter() - t0
         number = autorange(fn, min_time) if warm < min_time else 1
+    return first, number
+
+
+def sample(fn, number):
+    """Seconds per call over `number` calls of `fn`, the garbage collector off meanwhile."""
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        return (time.perf_counter() - t0) / number
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def measure(fn, repeats=7, warmup=1, number=None, min_time=0.02):
+    """Time `fn()`: first call, then median of `repeats` samples of `number` calls each."""
+    first, number = warm_up(fn, warmup, number, min_time)
     gc_was_on = gc.isenabled()
     gc.collect()
     gc.disable()
-    samples = []
     try:
-        for _ in range(max(repeats, 1)):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples.append((time.perf_counter() - t0) / number)
+        samples = [sample(fn, number) for _ in range(max(repeats, 1))]
     finally:
         if gc_was_on:
             gc.enable()
