@@ -112,6 +112,14 @@ def _passthrough(args):
     return out
 
 
+def _plan(args, peers):
+    """The workloads' Plan from the options: the same in the parent and in every worker."""
+    return workloads.Plan(quick=args.quick, peers=peers,
+                          tensorflow="keras" in peers and env.has_tensorflow(),
+                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=bool(args.stream),
+                          matmul_n=args.matmul_size)
+
+
 def run_interleaved(wid, cases, args, log):
     """Time every side's rows of workload `wid`, each side in its own fresh process, the rows of
     each configuration in rounds (interleave.py) -> ({row index: Result}, env changes)."""
@@ -176,11 +184,7 @@ def worker(args):
         print(line, file=sys.stderr, flush=True)
     changes = _import_sides({side}, log)
     peers = _available(args.peers)
-    plan = workloads.Plan(quick=args.quick, peers=peers,
-                          tensorflow="keras" in peers and env.has_tensorflow(),
-                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=bool(args.stream),
-                          matmul_n=args.matmul_size)
-    cases, _ = workloads.WORKLOADS[args.only[0]](plan)
+    cases, _ = workloads.WORKLOADS[args.only[0]](_plan(args, peers))
     rows = {i: c for i, c in enumerate(cases) if c.side == side and c.timer is None}
     for c in rows.values():
         if args.repeats:
@@ -247,10 +251,7 @@ def main(argv=None, log=print):
     log(f"canary (machine speed reference): {args.canary_base * 1e3:.1f} ms")
     from benchmarks import side_lstmlab
     args.stream = side_lstmlab.has_stream()
-    plan = workloads.Plan(quick=args.quick, peers=peers,
-                          tensorflow="keras" in peers and env.has_tensorflow(),
-                          w3_steps=args.w3_steps, w5_chars=args.w5_chars, stream=args.stream,
-                          matmul_n=args.matmul_size)
+    plan = _plan(args, peers)
 
     # The machine's float32 matmul rate, in this run.
     n = args.matmul_size
