@@ -103,15 +103,19 @@ class Worker:
         try:
             self.proc.stdin.write(json.dumps({"op": op, "row": row}) + "\n")
             self.proc.stdin.flush()
-        except OSError:                                 # it ended (a crash): its rows fail, the run goes on
-            return {"ok": False, "error": f"the {self.side} process ended (exit code {self.proc.wait()})"}
+        except OSError:
+            return self._ended()
         return self._read()
+
+    def _ended(self):
+        """The error reply for a process that has ended (a crash): its rows fail, the run goes on."""
+        return {"ok": False, "error": f"the {self.side} process ended (exit code {self.proc.wait()})"}
 
     def _read(self):
         while True:
             line = self.proc.stdout.readline()
             if not line:
-                return {"ok": False, "error": f"the {self.side} process ended (exit code {self.proc.wait()})"}
+                return self._ended()
             if line.startswith(REPLY):
                 return json.loads(line[len(REPLY):])
             self.noise.append(line.rstrip())
