@@ -107,23 +107,21 @@ GEMM_ROWS = 4
 
 
 @njit(inline="always", **OPTIONS)
-def _storage(a):
-    """(order, leading dimension) of a 2-D array whose rows or columns are
-    contiguous: ROW_MAJOR when a row is (a row block of a C array, a Fortran
-    array's transpose), COL_MAJOR when a column is; (0, 0) when neither is."""
-    m, n = a.shape
-    step = a.itemsize
-    if n == 1 or a.strides[1] == step:
-        return ROW_MAJOR, max(a.strides[0] // step, n, 1)
-    if m == 1 or a.strides[0] == step:
-        return COL_MAJOR, max(a.strides[1] // step, m, 1)
+def _storage(m, n, s0, s1, item):
+    """(order, leading dimension) of an (m, n) matrix with strides (s0, s1) in bytes whose
+    rows or columns are contiguous: ROW_MAJOR when a row is (a row block of a C array, a
+    Fortran array's transpose), COL_MAJOR when a column is; (0, 0) when neither is."""
+    if n == 1 or s1 == item:
+        return ROW_MAJOR, max(s0 // item, n, 1)
+    if m == 1 or s0 == item:
+        return COL_MAJOR, max(s1 // item, m, 1)
     return 0, 0
 
 
 @njit(inline="always", **OPTIONS)
 def usable(a):
     """True when `dot` can read or write a as it is (its rows or its columns contiguous)."""
-    return _storage(a)[0] != 0
+    return _storage(a.shape[0], a.shape[1], a.strides[0], a.strides[1], a.itemsize)[0] != 0
 
 
 @njit(**OPTIONS)
@@ -136,32 +134,43 @@ def dot(a, b, out):
     OpenBLAS's gemm does not hand those to its gemv, which is 3-4x faster at
     (1, 256) @ (256, 1024). So are the rows past the last whole group of
     GEMM_ROWS (M = 2, 3, 5, ...).
+
+    Numba compiles `dot` once for each combination of the operands' layouts (C, F,
+    or any); it only reads their shapes, strides and addresses, and `_dot`, which
+    does the work on those integers, is compiled once.
     """
     M, K = a.shape
     N = b.shape[1]
     if b.shape[0] != K or out.shape[0] != M or out.shape[1] != N:
         raise ValueError("dot: the shapes of a (M, K), b (K, N) and out (M, N) do not match")
+    if K == 0:
+        for r in range(M):
+            for k in range(N):
+                out[r, k] = 0.0
+        return
+    _dot(M, N, K, out.itemsize, a.ctypes.data, a.strides[0], a.strides[1], b.ctypes.data, b.strides[0],
+         b.strides[1], out.ctypes.data, out.strides[0], out.strides[1])
+
+
+@njit(**OPTIONS)
+def _dot(M, N, K, item, pa, a0, a1, pb, b0, b1, po, o0, o1):
+    """`dot` on its operands' addresses and strides (in bytes), K > 0."""
     if M == 0 or N == 0:
         return
-    if K == 0:
-        out[...] = 0.0
-        return
-    sa, lda = _storage(a)
-    sb, ldb = _storage(b)
-    so, ldo = _storage(out)
+    sa, lda = _storage(M, K, a0, a1, item)
+    sb, ldb = _storage(K, N, b0, b1, item)
+    so, ldo = _storage(M, N, o0, o1, item)
     if sa == 0 or sb == 0 or so == 0:
         raise ValueError("dot: every operand needs its rows or its columns contiguous")
     if max(M, N, K, lda, ldb, ldo) > INT32_MAX:
         raise ValueError("dot: CBLAS takes dimensions as 32-bit ints; split the product in row blocks")
-    item = out.itemsize
-    pa, pb, po = a.ctypes.data, b.ctypes.data, out.ctypes.data
     if M == 1:          # out's row (N,) = b^T (a's row): b (K, N) transposed, in its own order
-        inc_a = a.strides[1] // item if K > 1 else 1
-        inc_o = out.strides[1] // item if N > 1 else 1
+        inc_a = a1 // item if K > 1 else 1
+        inc_o = o1 // item if N > 1 else 1
         _gemv(item, sb, TRANS, K, N, pb, ldb, pa, inc_a, po, inc_o)
     elif N == 1:        # out's column (M,) = a (M, K) (b's column)
-        inc_b = b.strides[0] // item if K > 1 else 1
-        _gemv(item, sa, NO_TRANS, M, K, pa, lda, pb, inc_b, po, out.strides[0] // item)
+        inc_b = b0 // item if K > 1 else 1
+        _gemv(item, sa, NO_TRANS, M, K, pa, lda, pb, inc_b, po, o0 // item)
     else:               # out's order is the call's; an operand stored the other way is transposed
         ta = NO_TRANS if sa == so else TRANS
         tb = NO_TRANS if sb == so else TRANS
@@ -171,10 +180,10 @@ def dot(a, b, out):
                 _sgemm(so, ta, tb, whole, N, K, 1.0, pa, lda, pb, ldb, 0.0, po, ldo)
             else:
                 _dgemm(so, ta, tb, whole, N, K, 1.0, pa, lda, pb, ldb, 0.0, po, ldo)
-        inc_a = a.strides[1] // item if K > 1 else 1
-        inc_o = out.strides[1] // item
+        inc_a = a1 // item if K > 1 else 1
+        inc_o = o1 // item
         for r in range(whole, M):                   # the rows left over: one gemv each
-            _gemv(item, sb, TRANS, K, N, pb, ldb, pa + r * a.strides[0], inc_a, po + r * out.strides[0], inc_o)
+            _gemv(item, sb, TRANS, K, N, pb, ldb, pa + r * a0, inc_a, po + r * o0, inc_o)
 
 
 @njit(inline="always", **OPTIONS)

@@ -54,16 +54,24 @@ def backward(gi, gf, gg, go, a, c_prev, dh, dc, dout, drep, di, df, dg, do, act,
             do[j] = dht * a[j] * o * (ONE - o)
             dc[j] = dct * f
     else:
-        for j in range(a.shape[0]):
-            dht = dh[j] + dout[j] + drep[j]
-            drep[j] = 0.0
-            i, f, g, o = gi[j], gf[j], gg[j], go[j]
-            dct = dc[j] + dht * o * dact_scalar(a[j], act)
-            di[j] = dct * g * dact_scalar(i, ract)
-            df[j] = dct * c_prev[j] * dact_scalar(f, ract)
-            dg[j] = dct * i * dact_scalar(g, act)
-            do[j] = dht * a[j] * dact_scalar(o, ract)
-            dc[j] = dct * f
+        _backward_any(gi, gf, gg, go, a, c_prev, dh, dc, dout, drep, di, df, dg, do, act, ract)
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _backward_any(gi, gf, gg, go, a, c_prev, dh, dc, dout, drep, di, df, dg, do, act, ract):
+    """`backward` for any activations, each derivative through dact_scalar. Called, not
+    inlined like `backward`: a second vectorised copy of this loop in every kernel cost
+    seconds of compilation, for activations that are rarely used."""
+    for j in range(a.shape[0]):
+        dht = dh[j] + dout[j] + drep[j]
+        drep[j] = 0.0
+        i, f, g, o = gi[j], gf[j], gg[j], go[j]
+        dct = dc[j] + dht * o * dact_scalar(a[j], act)
+        di[j] = dct * g * dact_scalar(i, ract)
+        df[j] = dct * c_prev[j] * dact_scalar(f, ract)
+        dg[j] = dct * i * dact_scalar(g, act)
+        do[j] = dht * a[j] * dact_scalar(o, ract)
+        dc[j] = dct * f
 
 
 @njit(**OPTIONS)

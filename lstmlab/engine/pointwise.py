@@ -4,12 +4,17 @@ Each activation is its own tight loop over a slice (the choice of activation
 is made once per slice, not once per element) so that LLVM can vectorise it.
 
 float64 uses libm's tanh and exp: the kernels then agree with the NumPy
-reference to rounding. float32 uses `fast_tanh`, a rational approximation
-with no library call, which vectorises: within 4.3e-7 of tanh everywhere
-(about 4 float32 ulps), and sigmoid(x) = (1 + tanh(x/2)) / 2 within 2.2e-7.
-Its coefficients were fitted for lstmlab by iteratively reweighted least
-squares of x·P(x²)/Q(x²) against tanh on [0, 9]; past |x| = 9, tanh is 1 in
-float32.
+reference to rounding. Those calls do not vectorise. Numba's SVML (Intel's
+vector maths library, `intel-cmplr-lib-rt`) would vectorise them, but only
+with an llvmlite built with Intel's patch to LLVM, and PyPI's llvmlite 0.50 is
+not (`llvmlite.binding.has_svml` is False): with the library installed,
+`numba -s` still reports "SVML Operational: False".
+
+float32 uses `fast_tanh`, a rational approximation with no library call,
+which vectorises: within 4.3e-7 of tanh everywhere (about 4 float32 ulps),
+and sigmoid(x) = (1 + tanh(x/2)) / 2 within 2.2e-7. Its coefficients were
+fitted for lstmlab by iteratively reweighted least squares of x·P(x²)/Q(x²)
+against tanh on [0, 9]; past |x| = 9, tanh is 1 in float32.
 """
 import numpy as np
 from numba import njit

@@ -50,7 +50,12 @@ def _rows_into(x, b0, xc):
 
 @njit(**OPTIONS)
 def sparse(xc):
-    return np.count_nonzero(xc) <= SPARSE_INPUT_SHARE * xc.size
+    """True when at most SPARSE_INPUT_SHARE of xc (N, D)'s values are non-zero (NaN counts)."""
+    nonzero = 0
+    for i in range(xc.shape[0]):
+        for d in range(xc.shape[1]):
+            nonzero += xc[i, d] != 0.0
+    return nonzero <= SPARSE_INPUT_SHARE * xc.size
 
 
 @njit(**OPTIONS)

@@ -104,6 +104,24 @@ def _put_sample(xt, r, x, i):
 
 
 @njit(cache=True, error_model="numpy")
+def _copy_flat(dst, src):
+    """dst[...] = src for two C-ordered arrays of one shape, as a loop over their values."""
+    d, s = dst.reshape(-1), src.reshape(-1)
+    for k in range(d.shape[0]):
+        d[k] = s[k]
+
+
+@njit(cache=True, error_model="numpy")
+def _copy_all(dst, src):
+    """Each of the five weights of dst (W, U, b, Wd, bd) = its counterpart in src."""
+    _copy_flat(dst[0], src[0])
+    _copy_flat(dst[1], src[1])
+    _copy_flat(dst[2], src[2])
+    _copy_flat(dst[3], src[3])
+    _copy_flat(dst[4], src[4])
+
+
+@njit(cache=True, error_model="numpy")
 def _adam(p, g, m, v, alpha, omb1, omb2, eps):
     """The optimizer's own Adam update, on flat views of any-shaped weights."""
     _adam_step(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), alpha, omb1, omb2, eps)
@@ -140,7 +158,8 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             for r in range(nb):
                 i = order[epoch, lo + r] if order.shape[0] > 0 else lo + r
                 _put_sample(xt, r, x, i)
-                yb[r] = y[i]
+                for o in range(O):
+                    yb[r, o] = y[i, o]
             hs = np.zeros((T + 1, nb, H), x.dtype)
             cs = np.zeros((T + 1, nb, H), x.dtype)
             gates = np.empty((T, nb, 4 * H), x.dtype)
@@ -148,21 +167,28 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             _forward_rows_c(xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, False, act, ract, no_rmask,
                             0, nb)
             hT = np.ascontiguousarray(hs[T])
-            yp = product(hT, Wd)
+            dyp = product(hT, Wd)                   # the prediction, less its bias, for now
+            # Keras's mean squared error and its gradient, in training.py's order of operations
+            # and np.mean's (a sum in the float type). Written as loops: the array expressions
+            # they replace cost seconds of compilation, mostly their shape errors' formatting.
+            scale = x.dtype.type(2.0) / x.dtype.type(nb * O)
+            squares = x.dtype.type(0.0)
             for r in range(nb):
                 for o in range(O):
-                    yp[r, o] += bd[o]
-            # Keras's mean squared error and its gradient (training.py's order of operations).
-            diff = yp - yb
-            loss = np.mean(diff * diff)
+                    d = dyp[r, o] + bd[o] - yb[r, o]
+                    squares += d * d
+                    dyp[r, o] = d * scale           # now d loss / d prediction
+            loss = x.dtype.type(squares / (nb * O))
             if not np.isfinite(loss):
-                W[...], U[...], b[...], Wd[...], bd[...] = good
+                _copy_all((W, U, b, Wd, bd), good)
                 status[0], status[1], status[2] = epoch + 1, batch, steps
                 return
-            good[0][...], good[1][...], good[2][...], good[3][...], good[4][...] = W, U, b, Wd, bd
-            dyp = diff * (x.dtype.type(2.0) / x.dtype.type(nb * O))
+            _copy_all(good, (W, U, b, Wd, bd))
             dWd = product(hT.T, dyp)
-            dbd = dyp.sum(axis=0)
+            dbd = np.zeros(O, x.dtype)
+            for r in range(nb):
+                for o in range(O):
+                    dbd[o] += dyp[r, o]
             dh = product(dyp, Wd.T)
             dc = np.zeros((nb, H), x.dtype)
             dout = np.zeros((T, nb, H), x.dtype)
