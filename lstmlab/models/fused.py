@@ -103,6 +103,14 @@ def _put_sample(xt, r, x, i):
             xt[s, r, d] = x[i, s, d]
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _unmasked_rows():
+    """The engine loops' b0 = 0 and zero_output = False, typed as the run-time int64 and bool
+    that `kernels` passes them: Numba compiles a function once more for each literal argument
+    (0, False), and with it every function it calls."""
+    return np.int64(0), np.bool_(False)
+
+
 @njit(cache=True, error_model="numpy")
 def _copy_flat(dst, src):
     """dst[...] = src for two C-ordered arrays of one shape, as a loop over their values."""
@@ -144,6 +152,7 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
     no_rmask = np.zeros((0, 0), x.dtype)
     no_out = np.zeros((0, 0, 0), x.dtype)
     no_dx = np.zeros((0, 0, 0), x.dtype)
+    first_row, zero_output = _unmasked_rows()
     dW, dU, db = np.empty_like(W), np.empty_like(U), np.empty_like(b)
     steps = 0
     # The last weights that gave a finite loss, restored if a loss is not (as training.py does).
@@ -164,8 +173,8 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             cs = np.zeros((T + 1, nb, H), x.dtype)
             gates = np.empty((T, nb, 4 * H), x.dtype)
             ac = np.empty((T, nb, H), x.dtype)
-            _forward_rows_c(xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, False, act, ract, no_rmask,
-                            0, nb)
+            _forward_rows_c(xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract,
+                            no_rmask, first_row, nb)
             hT = np.ascontiguousarray(hs[T])
             dyp = product(hT, Wd)                   # the prediction, less its bias, for now
             # Keras's mean squared error and its gradient, in training.py's order of operations
@@ -192,8 +201,8 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             dh = product(dyp, Wd.T)
             dc = np.zeros((nb, H), x.dtype)
             dout = np.zeros((T, nb, H), x.dtype)
-            _backward_rows_c(dout, dh, dc, xt, W, hs, cs, gates, ac, UT, no_mask, False, act, ract,
-                             no_rmask, dW, dU, db, no_dx, 0, nb)
+            _backward_rows_c(dout, dh, dc, xt, W, hs, cs, gates, ac, UT, no_mask, zero_output, act, ract,
+                             no_rmask, dW, dU, db, no_dx, first_row, nb)
             step = x.dtype.type(iterations + steps + 1)
             alpha = lr * np.sqrt(one - b2 ** step) / (one - b1 ** step)
             _adam(W, dW, mW, vW, alpha, omb1, omb2, eps)
@@ -265,6 +274,7 @@ def _predict(x, W, U, b, act, ract, Wd, bd, head, batch_size, out):
     no_mask = np.zeros((0, 0), np.uint8)
     no_rmask = np.zeros((0, 0), x.dtype)
     no_out = np.zeros((0, 0, 0), x.dtype)
+    first_row, zero_output = _unmasked_rows()
     for lo in range(0, N, batch_size):
         nb = min(batch_size, N - lo)
         xt = np.empty((T, nb, D), x.dtype)          # time-major, as the engine keeps it
@@ -274,7 +284,8 @@ def _predict(x, W, U, b, act, ract, Wd, bd, head, batch_size, out):
         cs = np.zeros((T + 1, nb, H), x.dtype)
         gates = np.empty((T, nb, 4 * H), x.dtype)
         ac = np.empty((T, nb, H), x.dtype)
-        _forward_rows_c(xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, False, act, ract, no_rmask, 0, nb)
+        _forward_rows_c(xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract, no_rmask,
+                        first_row, nb)
         if out.ndim == 2:
             _dense_into(hs[T], Wd, bd, head, out[lo:lo + nb])
         else:
