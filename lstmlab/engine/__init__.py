@@ -4,6 +4,7 @@
 the same three functions in plain NumPy. Nothing here imports the rest of
 lstmlab.
 """
+from . import cache  # noqa: F401  (first: Numba picks a cached function's locator as it is decorated)
 from . import reference
 from .common import ACTIVATIONS, Cache
 from .kernels import backward, forward, step
