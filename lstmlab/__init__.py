@@ -3,7 +3,7 @@
 Keras's names, so `from lstmlab import Sequential, LSTM, Dense` is all a
 Keras tutorial needs to change.
 """
-from . import engine  # noqa: I001  (first: see engine/cache.py)
+from . import engine  # noqa: I001  (first, before any kernel is decorated: engine/cache.py)
 from . import activations, callbacks, config, engine, initializers, layers, losses, metrics, models, optimizers
 from .layers import LSTM, Dense, Dropout, Embedding, Input, LSTMState
 from .models import Sequential, load_model

@@ -37,7 +37,7 @@ def _compile_seed_kernels(X, y):
                         Dense(1, kernel_initializer=zeros)])
     model.compile(loss="mse", optimizer="adam")
     t0 = time.perf_counter()
-    with console.status("Compiling the engine for this machine (first run only)..."):
+    with console.status("Loading the compiled engine (on a machine's first run, compiling it)..."):
         model.fit(X, y, epochs=1, shuffle=False, verbose=0)
         model.predict(X, verbose=0)
     return time.perf_counter() - t0
