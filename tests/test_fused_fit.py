@@ -58,13 +58,33 @@ def test_anything_else_takes_the_general_loop():
 
 
 def test_a_nan_loss_stops_and_keeps_the_last_good_weights():
-    fast, _ = twins()
+    fast, slow = twins()
     x, y = np.random.default_rng(0).normal(size=(8, 3, 2)), np.zeros((8, 1))
     y[5] = np.nan
     with pytest.raises(FloatingPointError, match=r"epoch 1, batch 2"):
         fast.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0)
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 2"):
+        slow.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=[Nothing()])
     assert all(np.isfinite(w).all() for w in fast.get_weights())
-    assert fast.optimizer.iterations == 1
+    assert fast.optimizer.iterations == slow.optimizer.iterations == 1
+    for a, b in zip(fast.get_weights(), slow.get_weights()):   # the weights after the first batch
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_an_update_that_overflows_is_undone():
+    """A finite loss whose update overflows the weights: the next loss is not finite, and the
+    model goes back to the weights that gave the last finite loss (here the initial ones)."""
+    fast, slow = twins(H=3)
+    start = fast.get_weights()
+    x, y = np.random.default_rng(1).normal(size=(8, 3, 2)), np.ones((8, 1))
+    for m, cbs in ((fast, None), (slow, [Nothing()])):
+        m.compile(optimizer=optimizers.Adam(learning_rate=1e37), loss="mse")
+        with pytest.raises(FloatingPointError, match=r"epoch 1, batch 2"):
+            m.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=cbs)
+    for a, b, w in zip(fast.get_weights(), slow.get_weights(), start):
+        np.testing.assert_array_equal(a, w)
+        np.testing.assert_array_equal(b, w)
 
 
 # -- predict ---------------------------------------------------------------------------
