@@ -9,6 +9,7 @@ compiled the engine (a machine's first run also compiles, for about a minute on 
 3. a character model trained on Alice in Wonderland, generating text by the
    sliding window and by carrying the state.
 """
+import contextlib
 import time
 from pathlib import Path
 
@@ -28,23 +29,15 @@ from .text import generate_text, train_char_rnn
 console = Console(highlight=False)
 
 
-def _compile_seed_kernels(X, y):
-    """Seconds to fit and predict a throwaway copy of the seed model once: Numba's compilation
-    of those kernels on a machine's first run (tens of seconds), its cache load after that
-    (well under a second). Timed apart so that the timed fit below is the fit alone."""
-    zeros = "zeros"                              # weights that draw nothing from the seeded generator
-    model = Sequential([Input((1, 1)), LSTM(10, kernel_initializer=zeros, recurrent_initializer=zeros),
-                        Dense(1, kernel_initializer=zeros)])
-    model.compile(loss="mse", optimizer="adam")
+@contextlib.contextmanager
+def _warm_up(what):
+    """Around throwaway work that makes Numba compile (on a machine's first run) or load the
+    kernels a part then times: a status line meanwhile, and after it, when it took long enough
+    to be compiling, a line that says so. The part's own times are then the work's alone."""
     t0 = time.perf_counter()
     with console.status("Loading the compiled engine (on a machine's first run, compiling it)..."):
-        model.fit(X, y, epochs=1, shuffle=False, verbose=0)
-        model.predict(X, verbose=0)
-    return time.perf_counter() - t0
-
-
-def _say_if_compiled(seconds, what):
-    """A line about a machine's first run, when its warm-up took long enough to be compiling."""
+        yield
+    seconds = time.perf_counter() - t0
     if seconds > 1.0:
         console.print(f"(first run on this machine: Numba compiled the engine's {what} in {seconds:.0f} s, "
                       f"and keeps them for later runs)")
@@ -58,13 +51,18 @@ def seed_part(extra_epochs=2000):
     model.add(LSTM(10, input_shape=(1, 1)))
     model.add(Dense(1, activation="linear"))
     model.compile(loss="mse", optimizer="adam")
-    compiling = _compile_seed_kernels(X, y)
+    zeros = "zeros"                              # weights that draw nothing from the seeded generator
+    throwaway = Sequential([Input((1, 1)), LSTM(10, kernel_initializer=zeros, recurrent_initializer=zeros),
+                            Dense(1, kernel_initializer=zeros)])
+    throwaway.compile(loss="mse", optimizer="adam")
+    with _warm_up("fit and predict"):
+        throwaway.fit(X, y, epochs=1, shuffle=False, verbose=0)
+        throwaway.predict(X, verbose=0)
     t0 = time.perf_counter()
     history = model.fit(X, y, epochs=300, shuffle=False, verbose=0)
     took = time.perf_counter() - t0
     model.fit(X, y, epochs=extra_epochs, shuffle=False, verbose=0)
     pred = model.predict(X, verbose=0)[:, 0]
-    _say_if_compiled(compiling, "fit and predict")
     console.print(f"fit 300 epochs in {took * 1e3:.0f} ms: loss {history.history['loss'][0]:.4f} -> "
                   f"{history.history['loss'][-1]:.4f}; {extra_epochs} more epochs: every target within "
                   f"{np.abs(pred - y).max():.4f}")
@@ -142,14 +140,10 @@ def text_part(chars=None, epochs=6):
     console.rule("[bold]3. Alice in Wonderland, one character at a time")
     text = datasets.wonderland()[:chars]
     seed = "Alice was beginning to get very tired of sitting b"       # 50 characters: one window
-    # A throwaway model on a little of the text, trained and sampled once, compiles the same kernels
-    # (a first run's compilation, timed apart from what this part reports).
-    t0 = time.perf_counter()
-    with console.status("Loading the compiled engine (on a machine's first run, compiling it)..."):
+    with _warm_up("training and generation loops"):    # a throwaway model on a little of the text
         small, small_vocab = train_char_rnn(text[:2000], units=128, seq_len=50, batch_size=32, epochs=1)
         for mode in ("state", "window"):
             generate_text(small, small_vocab, seed, 2, mode=mode, rng=0)
-    _say_if_compiled(time.perf_counter() - t0, "training and generation loops")
     config.set_random_seed(1)
     t0 = time.perf_counter()
     model, vocab = train_char_rnn(text, units=128, seq_len=50, batch_size=32, epochs=epochs,
