@@ -138,7 +138,8 @@ def sample_ids(stream, compiled, out, length, temperature, rng, logits):
     each fed back before the next is drawn; the stream's state moves along.
     compiled: `plan`'s answer for the stream's model. -> (ids, the last output (V,))."""
     table, lstm, dense = compiled
-    st, head = stream._lstm_steps[0], stream._steps[-1]     # the stream's LSTM and Dense steps
+    st = stream._lstm_steps[0]                  # the stream's LSTM step, with its Dense head fused in
+    head = st.head
     V = out.shape[-1]
     head_out = np.ascontiguousarray(np.asarray(out, dense.dtype).reshape(1, V))
     uniforms = rng.random(length) if temperature > 0 else np.empty(0)

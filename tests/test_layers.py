@@ -48,6 +48,22 @@ def test_weights_round_trip_and_float64():
     np.testing.assert_array_equal(a(x3("float64")), b(x3("float64")))
 
 
+def test_weights_start_on_a_cache_line_and_stay_there():
+    """Weights are 64-byte aligned from the start (the single step's product reads U as it
+    is) and are set in place, so set_weights and training keep them aligned."""
+    from lstmlab.models import Sequential
+    model = Sequential([layers.Input((None, 3)), layers.LSTM(5), layers.Dense(2)])
+    before = [w.ctypes.data for w in model.weights]
+    assert all(a % 64 == 0 for a in before)
+    model.set_weights([w + 1 for w in model.get_weights()])
+    model.compile("adam", "mse")
+    model.fit(np.ones((2, 4, 3), "float32"), np.ones((2, 2), "float32"), epochs=1, verbose=0)
+    assert [w.ctypes.data for w in model.weights] == before
+    embedding = layers.Embedding(7, 3)
+    embedding(np.zeros((1, 4), "int64"))
+    assert embedding.embeddings.ctypes.data % 64 == 0
+
+
 def test_unroll_implementation_cudnn_change_nothing():
     base = layers.LSTM(H)
     y = base(x3())

@@ -100,6 +100,30 @@ def test_move_a_stateful_model_to_batch_one():
         one.predict(np.zeros((2, 5, 2)), batch_size=2, verbose=0)
 
 
+@pytest.mark.parametrize("units, head", [(8, "softmax"), (256, "linear")])
+def test_lstm_and_its_dense_head_step_in_one_call_with_the_same_numbers(units, head):
+    """The stream steps an LSTM and the Dense after it in one compiled call: bit for bit
+    what the two steps give one after the other, at 256 units with the product split too."""
+    from lstmlab.state import _DenseStep, _LSTMDenseStep, _LSTMStep
+    model = Sequential([layers.Input((None, 3)), layers.LSTM(units), layers.Dense(4, activation=head)])
+    stream = model.stream(batch_size=1)
+    assert [type(s) for s in stream._steps] == [_LSTMDenseStep]
+    lstm, dense = _LSTMStep(model.layers[0], 1), _DenseStep(model.layers[1], 1)
+    for x_t in rng.normal(size=(5, 1, 3)).astype("float32"):
+        np.testing.assert_array_equal(stream.step(x_t), dense(lstm(x_t)))
+        np.testing.assert_array_equal(stream.state[0].c, lstm.c)
+
+
+def test_a_head_the_compiled_step_does_not_know_runs_through_its_layer():
+    from lstmlab.state import _DenseStep, _LSTMStep
+    model = Sequential([layers.Input((None, 2)), layers.LSTM(5), layers.Dense(3, activation="hard_sigmoid")])
+    x = rng.normal(size=(2, 4, 2)).astype("float32")
+    stream = model.stream(batch_size=2)
+    assert [type(s) for s in stream._steps] == [_LSTMStep, _DenseStep]
+    for t in range(4):
+        np.testing.assert_allclose(stream.step(x[:, t]), model.predict(x[:, :t + 1], verbose=0), atol=1e-6)
+
+
 def test_streaming_refuses_go_backwards():
     model = Sequential([layers.Input((4, 1)), layers.LSTM(3, go_backwards=True), layers.Dense(1)])
     with pytest.raises(ValueError, match="go_backwards"):

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import config
+from ..engine.memory import aligned_empty
 
 _name_counters = defaultdict(itertools.count)
 
@@ -159,15 +160,18 @@ class Layer:
 
 
 def new_weight(initializer, shape, dtype, name):
-    """A fresh weight from its initializer: C-contiguous (the kernels stride through rows), of
-    exactly `shape` and `dtype`, whatever a custom initializer returns."""
-    w = np.ascontiguousarray(initializer(shape, dtype=dtype), dtype=dtype)
+    """A fresh weight from its initializer: C-contiguous (the kernels stride through rows),
+    64-byte aligned (`engine.memory`), of exactly `shape` and `dtype`, whatever a custom
+    initializer returns. Weights change in place from then on, so they stay aligned."""
+    w = np.asarray(initializer(shape, dtype=dtype), dtype=dtype)
     if w.shape != tuple(shape):
         raise ValueError(
             f"Layer '{name}': the initializer {initializer!r} returned shape {w.shape}; "
             f"expected {tuple(shape)}."
         )
-    return w
+    out = aligned_empty(w.shape, dtype)
+    out[...] = w
+    return out
 
 
 def as_float_array(inputs, dtype, name):

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import activations, config, engine, initializers
 from ..engine.common import activation_code
+from ..engine.memory import aligned_empty
 from .base import Grads, Layer, as_float_array, check_finite, new_weight
 
 
@@ -85,7 +86,8 @@ class LSTM(Layer):
             if self.unit_forget_bias:
                 # Keras: the forget slice starts at exactly 1.0 so that, early in
                 # training, the cell keeps what it holds (Jozefowicz et al., 2015).
-                self.bias = np.concatenate([
+                self.bias = aligned_empty((4 * H,), self.dtype)
+                self.bias[...] = np.concatenate([
                     new_weight(self.bias_initializer, (H,), self.dtype, self.name),
                     np.ones((H,), self.dtype),
                     new_weight(self.bias_initializer, (2 * H,), self.dtype, self.name),
