@@ -27,7 +27,7 @@ def test_the_stamp_covers_every_file_that_compiles_and_only_those(tmp_path):
 
 def test_lstmlab_functions_are_stamped_and_others_keep_numbas_locators(tmp_path, monkeypatch):
     assert cache.INSTALLED
-    for f in (kernels._forward_chunks, kernels.step_into, fused._fit):
+    for f in (kernels._forward_rows_c, kernels.step_into, fused._fit):
         assert isinstance(f._cache._impl._locator, cache._PackageStamped), f
         assert f._cache._impl._locator.get_source_stamp() == cache.package_stamp()
     (tmp_path / "user_module.py").write_text(

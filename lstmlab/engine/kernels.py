@@ -9,8 +9,8 @@ reverse, taking every derivative from those saved outputs, and leaves the
 weight gradients to large products after the loop.
 
 Threads never split time. Mostly they split the batch: each thread runs the
-whole time loop for its rows (`_forward_chunks`, `_backward_chunks`), so the
-threads meet once per call, and each sums its own share of the weight
+whole time loop for its rows (`_forward_rows`, `_backward_rows`, run side by
+side by `threads.py`), so the threads meet once per call, and each sums its own share of the weight
 gradients. From 256 units with a small batch (`_plan`) they split each step's
 units instead (`units.py`), meeting once per step, which pays when U is large
 and the rows are few. The time loop is compiled, so no Python runs per
@@ -20,7 +20,7 @@ import functools
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import cell, memory, units  # noqa: F401  (freed memory reused)
 from .blas import dot, product
@@ -29,6 +29,7 @@ from .pointwise import FASTMATH, NO_REFS, kernel_code
 from .projection import (add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot, project,
                          project_back, rows)
 from .split_step import partial_products, sum_parts
+from .threads import run as threads_run
 
 # Below this many (batch x unit) cells per step a thread launch costs more
 # than it saves; the serial compilation of the same loop is used instead.
@@ -210,27 +211,14 @@ def _scatter_rows(src, b0, dst):
             copy(dst[t, b0 + r], src[t * n + r])
 
 
-_forward_rows_c = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_forward_rows)
-_backward_rows_c = njit(cache=True, fastmath=FASTMATH, error_model="numpy")(_backward_rows)
+# nogil: `threads.run` calls them from several threads at once, each on its own rows.
+_forward_rows_c = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")(_forward_rows)
+_backward_rows_c = njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")(_backward_rows)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _forward_chunks(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, chunks):
-    """Parallel over the batch, never over time: each thread runs every step for its rows."""
-    B = x.shape[1]
-    for k in prange(chunks):
-        _forward_rows_c(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask,
-                        k * B // chunks, (k + 1) * B // chunks)
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def _backward_chunks(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
-                     dW, dU, db, dx, chunks):
-    """Each thread: its rows' reverse loop and its share of dW, dU, db (dW[k] for chunk k)."""
-    B = x.shape[1]
-    for k in prange(chunks):
-        _backward_rows_c(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract,
-                         rmask, dW[k], dU[k], db[k], dx, k * B // chunks, (k + 1) * B // chunks)
+def _row_ranges(B, chunks):
+    """(b0, b1) for each of `chunks` runs of batch rows, as even as possible."""
+    return [(k * B // chunks, (k + 1) * B // chunks) for k in range(chunks)]
 
 
 # Below this many units the single step multiplies in its own loops; above, BLAS's
@@ -390,8 +378,8 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     how, threads = _plan(B, H)
     if how == "units":
         _forward_units(*args, threads)
-    elif how == "batch":
-        _forward_chunks(*args, threads)
+    elif how == "batch":                          # each thread runs every step for its rows
+        threads_run(_forward_rows_c, [args + span for span in _row_ranges(B, threads)])
     else:
         _forward_rows_c(*args, 0, B)
     cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
@@ -421,10 +409,9 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
     args = (dout, dh, dc, cache.x, np.ascontiguousarray(cache.W), cache.hs, cache.cs, cache.gates,
             cache.ac, np.ascontiguousarray(cache.U.T), cache.mask, cache.zero_output, cache.act,
             cache.ract, cache.rmask)
-    if chunks > 1:
-        _backward_chunks(*args, dW, dU, db, dx, chunks)
-    else:
-        _backward_rows_c(*args, dW[0], dU[0], db[0], dx, 0, B)
+    # Each thread: its rows' reverse loop and its share of dW, dU, db (dW[k] for chunk k).
+    threads_run(_backward_rows_c, [args + (dW[k], dU[k], db[k], dx, b0, b1)
+                                   for k, (b0, b1) in enumerate(_row_ranges(B, chunks))])
     dx = dx.transpose(1, 0, 2) if inputs else None
     return dx, dW.sum(axis=0), dU.sum(axis=0), db.sum(axis=0), dh, dc
 
@@ -440,11 +427,12 @@ def _forward_units(xt, W, b, U, hs, cs, gates, ac, out, m, zero_output, act, rac
         xwq = np.empty(0, dt)
     else:                                                     # packed (T*B, 4H) projections, made ahead
         xwq = np.empty(T * B * 4 * H, dt)
-        units.project_parts(xc, Wq, bq, bounds, xwq)
+        threads_run(units.project_part, [(p, xc, Wq, bq, bounds, xwq) for p in range(parts)])
     z = np.empty(B * 4 * H, dt)
     hd = np.empty((parts, B, H) if rm.size else (parts, 0, 0), dt)
-    units.forward_steps(xc, Wq, bq, xwq, units.pack(U, H, parts), bounds, hs, cs, gates, ac, out, m,
-                        zero_output, act, ract, rm, z, hd, np.zeros(T * parts, np.int64), np.zeros(T, np.int64))
+    args = (xc, Wq, bq, xwq, units.pack(U, H, parts), bounds, hs, cs, gates, ac, out, m, zero_output, act, ract,
+            rm, z, hd, np.zeros(T * parts, np.int64), np.zeros(T, np.int64))
+    threads_run(units.forward_steps, [(home,) + args for home in range(parts)])
 
 
 def _backward_units(dout, dh, dc, cache, inputs, parts):
@@ -456,18 +444,20 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
     in_loop = inline(xc)                                      # dW summed row by row inside the loop
     dWq = np.zeros(D * 4 * H, dt)
     dzq = np.empty(T * B * 4 * H, dt)                         # packed (T*B, 4H) gate gradients
-    units.backward_steps(dout, dh, dc, cache.cs, cache.gates, cache.ac,
-                         units.pack(cache.U, H, parts), bounds, cache.mask,
-                         cache.zero_output, cache.act, cache.ract, cache.rmask, dzq,
-                         np.zeros((B, H), dt), np.empty((2, parts, B, H), dt),
-                         xc, dWq if in_loop else dWq[:0], np.zeros(T * parts, np.int64), np.zeros(T, np.int64))
+    partial = np.empty((2, parts, B, H), dt)                  # the parts' terms of d h, two steps' worth
+    args = (dout, dh, dc, cache.cs, cache.gates, cache.ac, units.pack(cache.U, H, parts), bounds, cache.mask,
+            cache.zero_output, cache.act, cache.ract, cache.rmask, dzq, np.zeros((B, H), dt), partial,
+            xc, dWq if in_loop else dWq[:0], np.zeros(T * parts, np.int64), np.zeros(T, np.int64))
+    threads_run(units.backward_steps, [(home,) + args for home in range(parts)])
+    units.first_dh(bounds, partial, dh, cache.mask, cache.rmask)
     hprev = cache.hs[:T].reshape(T * B, H)                    # h_{t-1} as multiplied by U
     if cache.rmask.size:
         hprev = np.ascontiguousarray((cache.hs[:T] * cache.rmask).reshape(T * B, H))
     Wq = units.pack(cache.W, H, parts) if inputs else np.empty(0, dt)
     dUq, dbq = np.empty(H * 4 * H, dt), np.empty(4 * H, dt)
     dxq = np.empty((parts, T * B, D) if inputs else (0, 0, 0), dt)
-    units.weight_grads(xc, hprev, dzq, Wq, bounds, in_loop, dWq, dUq, dbq, dxq)
+    threads_run(units.weight_grads, [(p, xc, hprev, dzq, Wq, bounds, in_loop, dWq, dUq, dbq, dxq)
+                                     for p in range(parts)])
     db = np.empty(4 * H, dt)
     db[perm] = dbq
     dx = dxq.sum(axis=0).reshape(T, B, D).transpose(1, 0, 2) if inputs else None

@@ -17,7 +17,7 @@ step waits until the step's parts are all done. Each thread claims its own
 part first, so a core keeps multiplying by the same columns of U, which stay
 in its cache. Any thread may compute any part, and a thread only ever waits
 for parts that another running thread has claimed, so the loop finishes
-whatever number of threads Numba runs (one included).
+whatever number of threads run at once (one included).
 
 Packed layout: part p owns units u0:u1 (n = u1 - u0) and its 4n columns,
 ordered i, f, g, o (`permutation`). A matrix with 4H columns is packed as the
@@ -27,7 +27,7 @@ each block is contiguous for the BLAS.
 import functools
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import cell
 from .atomics import fetch_add, load, pause
@@ -193,29 +193,29 @@ def _cells_forward(t, u0, u1, zp, xc, Wq, bq, xwq, hs, cs, gates, ac, out, mask,
                         out[t, r, u0:u1], out[t - 1, r, u0:u1])
 
 
-@njit(parallel=True, **OPTIONS)
-def forward_steps(xc, Wq, bq, xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zero_output, act, ract,
+@njit(nogil=True, **OPTIONS)
+def forward_steps(home, xc, Wq, bq, xwq, Uq, bounds, hs, cs, gates, ac, out, mask, zero_output, act, ract,
                   rmask, z, hd, claims, done):
-    """Every step, each cut in parts over the units; one worker per part, meeting per step.
+    """One worker's share of every step, each step cut in parts over the units; the
+    workers (`threads.run`, one per part, `home` = 0, 1, ...) meet after each step.
 
     xc (T*B, D) the inputs; Wq, bq, Uq the packed weights. xwq: the packed input
     projections (T*B, 4H), bias included, made ahead; or empty, and then each
     row's x_t W + b is added inside the loop.
     Fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H) and, when masked,
     out (T, B, H). z (B * 4H,) and hd (parts, B, H) are scratch; claims and
-    done (T,) int64 zeros are the per-step counters.
+    done (T,) int64 zeros are the per-step counters, shared by the workers.
     """
     T = gates.shape[0]
     parts = bounds.shape[0] - 1
-    for home in prange(parts):
-        for t in range(T):
+    for t in range(T):
+        p = _claim(claims, t, parts, home)
+        while p >= 0:
+            _forward_part(t, bounds[p], bounds[p + 1], xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out,
+                          mask, zero_output, act, ract, rmask, z, hd[p])
+            fetch_add(done, t, 1)
             p = _claim(claims, t, parts, home)
-            while p >= 0:
-                _forward_part(t, bounds[p], bounds[p + 1], xc, Wq, bq, xwq, Uq, hs, cs, gates, ac, out,
-                              mask, zero_output, act, ract, rmask, z, hd[p])
-                fetch_add(done, t, 1)
-                p = _claim(claims, t, parts, home)
-            _wait(done, t, parts)
+        _wait(done, t, parts)
 
 
 @njit(**NO_REFS)
@@ -275,63 +275,64 @@ def _cells_backward(t, u0, u1, dz, dout, dh, dc, cs, gates, ac, mask, zero_outpu
             add_outer(_block(dWq, xc.shape[1], u0, u1), xc[t * B + r], d)
 
 
-@njit(parallel=True, **OPTIONS)
-def backward_steps(dout, dh, dc, cs, gates, ac, Uq, bounds, mask, zero_output, act, ract, rmask,
+@njit(nogil=True, **OPTIONS)
+def backward_steps(home, dout, dh, dc, cs, gates, ac, Uq, bounds, mask, zero_output, act, ract, rmask,
                    dzq, d_repeat, partial, xc, dWq, claims, done):
-    """The reverse time loop, each step cut in parts over the units as in `forward_steps`.
+    """One worker's share of the reverse time loop, each step cut in parts over the
+    units as in `forward_steps`; `first_dh` then finishes d h_0.
 
-    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. Uq is
-    U packed as in `forward_steps`. Fills dzq, the packed pre-activation
-    gradients (T*B, 4H). When dWq (D * 4H,) is not empty it starts at zero and
-    receives W's packed gradient, summed row by row from xc (T*B, D). d_repeat
-    (B, H) zeros, partial (2, parts, B, H) and the counters claims, done (T,)
-    int64 zeros are scratch.
+    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d c_0. Uq is U packed
+    as in `forward_steps`. Fills dzq, the packed pre-activation gradients
+    (T*B, 4H). When dWq (D * 4H,) is not empty it starts at zero and receives
+    W's packed gradient, summed row by row from xc (T*B, D). d_repeat (B, H)
+    zeros, partial (2, parts, B, H) and the counters claims, done (T,) int64
+    zeros are scratch, shared by the workers.
     """
     T = gates.shape[0]
     parts = bounds.shape[0] - 1
-    for home in prange(parts):
-        for s in range(T):
-            t = T - 1 - s
+    for s in range(T):
+        t = T - 1 - s
+        p = _claim(claims, s, parts, home)
+        while p >= 0:
+            _backward_part(t, p, bounds[p], bounds[p + 1], dout, dh, dc, cs, gates, ac, Uq, mask,
+                           zero_output, act, ract, rmask, dzq, d_repeat, partial, xc, dWq)
+            fetch_add(done, s, 1)
             p = _claim(claims, s, parts, home)
-            while p >= 0:
-                _backward_part(t, p, bounds[p], bounds[p + 1], dout, dh, dc, cs, gates, ac, Uq, mask,
-                               zero_output, act, ract, rmask, dzq, d_repeat, partial, xc, dWq)
-                fetch_add(done, s, 1)
-                p = _claim(claims, s, parts, home)
-            _wait(done, s, parts)
-    for p in range(parts):                          # d h_0 from step 0's products
+        _wait(done, s, parts)
+
+
+@njit(**OPTIONS)
+def first_dh(bounds, partial, dh, mask, rmask):
+    """dh (B, H) = d h_0, from the parts' products of step 0, once `backward_steps` is done."""
+    for p in range(bounds.shape[0] - 1):
         _take_dh(-1, bounds[p], bounds[p + 1], partial[0], dh, mask, rmask)
 
 
-@njit(parallel=True, **OPTIONS)
-def project_parts(xc, Wq, bq, bounds, xwq):
-    """Each part's input projections for every step: xwq's block p (N, 4n) = xc (N, D) W_p + b_p."""
+@njit(nogil=True, **OPTIONS)
+def project_part(p, xc, Wq, bq, bounds, xwq):
+    """Part p's input projections for every step: xwq's block p (N, 4n) = xc (N, D) W_p + b_p."""
     N, D = xc.shape
-    parts = bounds.shape[0] - 1
-    for p in prange(parts):
-        u0, u1 = bounds[p], bounds[p + 1]
-        project(xc, _block(Wq, D, u0, u1), bq[4 * u0:4 * u1], _block(xwq, N, u0, u1))
+    u0, u1 = bounds[p], bounds[p + 1]
+    project(xc, _block(Wq, D, u0, u1), bq[4 * u0:4 * u1], _block(xwq, N, u0, u1))
 
 
-@njit(parallel=True, **OPTIONS)
-def weight_grads(xc, hprev, dzq, Wq, bounds, dW_done, dWq, dUq, dbq, dxq):
-    """Each part's weight gradients from its block of dzq (N, 4n), N = T*B rows:
+@njit(nogil=True, **OPTIONS)
+def weight_grads(p, xc, hprev, dzq, Wq, bounds, dW_done, dWq, dUq, dbq, dxq):
+    """Part p's weight gradients from its block of dzq (N, 4n), N = T*B rows:
     dW_p (D, 4n) = xcᵀ dz_p unless dW_done, dU_p (H, 4n) = hprevᵀ dz_p, db_p the
     column sums, all packed; and, when dxq has rows, dxq[p] (N, D) = dz_p W_pᵀ,
     which the caller sums.
     """
     N, D = xc.shape
     H = hprev.shape[1]
-    parts = bounds.shape[0] - 1
-    for p in prange(parts):
-        u0, u1 = bounds[p], bounds[p + 1]
-        dz = _block(dzq, N, u0, u1)
-        if not dW_done:
-            project_back(xc, dz, _block(dWq, D, u0, u1))
-        dot(hprev.T, dz, _block(dUq, H, u0, u1))
-        _column_sums(dz, dbq[4 * u0:4 * u1])
-        if dxq.shape[0] > 0:
-            dot(dz, _block(Wq, D, u0, u1).T, dxq[p])
+    u0, u1 = bounds[p], bounds[p + 1]
+    dz = _block(dzq, N, u0, u1)
+    if not dW_done:
+        project_back(xc, dz, _block(dWq, D, u0, u1))
+    dot(hprev.T, dz, _block(dUq, H, u0, u1))
+    _column_sums(dz, dbq[4 * u0:4 * u1])
+    if dxq.shape[0] > 0:
+        dot(dz, _block(Wq, D, u0, u1).T, dxq[p])
 
 
 @njit(**NO_REFS)
