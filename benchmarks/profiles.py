@@ -452,7 +452,7 @@ def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe
         cells = B * H
         f.append(f"Parallel threshold: B·H = {cells} cells per step "
                  f"{'≥' if cells >= threshold else '<'} PARALLEL_MIN_CELLS = {threshold} "
-                 f"({'parallel' if cells >= threshold else 'serial'} kernels).")
+                 f"({'the threads split the work' if cells >= threshold else 'one thread'}).")
     f += _largest(bd, total, level=1)
     f.append(_process_threads())
     if probe:
@@ -528,7 +528,7 @@ def _thread_probe(bd, B, T, D, H, rounds=2):
     two, one = (best.get(label) for label, _, _ in threads_probe.SETTINGS[:2])
     if isinstance(two, dict) and isinstance(one, dict):
         t2, t1 = two["forward"] + two["backward"], one["forward"] + one["backward"]
-        out.append(f"Threads: the second Numba thread makes engine.forward + backward {t1 / t2:.2f}× "
+        out.append(f"Threads: a second thread (NUMBA_NUM_THREADS=2) makes engine.forward + backward {t1 / t2:.2f}× "
                    f"faster ({fmt_seconds(t1)} on one, {fmt_seconds(t2)} on two)"
                    + (": at this shape it costs more than it brings." if t2 > t1 else "."))
     return out

@@ -12,11 +12,16 @@ prange over the rows' loops, took 6.1 and 9.1 s to compile on top of the 9.8
 and 8.5 s of the loops themselves, which the serial path compiles anyway.
 Calling the serial loops from threads compiles nothing more.
 
-Why the workers spin: a sleeping thread takes about 60 µs to wake on that VM
-(an Event ping-pong between two threads: 120 µs), 1-2% of a small model's
-training step each time. After a call the workers watch a counter for about
-a millisecond before they sleep, as OpenMP's do, so the calls of a training
-loop find them awake (a prange of two no-op shares: 2.5 µs).
+Why the workers spin: a thread asleep on a condition takes about 60 µs to
+wake on that VM (an Event ping-pong between two threads: 120 µs). After a
+call the workers watch a counter for about a millisecond (SPINS) before they
+sleep, as OpenMP's do, so the calls of a training loop find them awake. Even
+so a worker starts its share 50-60 µs after the caller starts its own: it
+needs the GIL to make the call, and CPython hands the GIL over by waking the
+waiting thread. Against shares of 1-100 ms that is a few percent at most;
+timed against the prange kernels in alternating processes, training steps at
+64 and 256 units and `predict` at batch 1 ran as fast, within the machine's
+noise.
 
 Shares are claimed from a counter: a worker that wakes late finds its share
 taken by a thread that finished early, and more shares than threads still
@@ -46,9 +51,10 @@ def _await(counter, k, value, spins, changed):
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _bump(counter, k):
-    """counter[k] += 1 atomically; -> the value before."""
+    """counter[k] += 1 atomically; -> the value before. Not nogil: releasing the GIL for
+    a few nanoseconds would only invite another thread to take it."""
     return fetch_add(counter, k, 1)
 
 
