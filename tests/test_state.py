@@ -114,6 +114,33 @@ def test_lstm_and_its_dense_head_step_in_one_call_with_the_same_numbers(units, h
         np.testing.assert_array_equal(stream.state[0].c, lstm.c)
 
 
+def test_stream_step_takes_lists_1d_rows_strided_views_and_other_float_types():
+    """Every form of one timestep gives the numbers of the (1, features) float32 row."""
+    model = Sequential([layers.Input((None, 3)), layers.LSTM(4), layers.Dense(2)])
+    xs = rng.normal(size=(5, 1, 3))
+    forms = [lambda x: x.astype("float32"), lambda x: x, lambda x: x.tolist(), lambda x: x[0],
+             lambda x: np.repeat(x[0], 2)[::2], lambda x: np.asfortranarray(x.astype("float32"))]
+    streams = [model.stream(batch_size=1) for _ in forms]
+    for x in xs:
+        outs = [s.step(form(x)) for s, form in zip(streams, forms)]
+        for out in outs[1:]:
+            np.testing.assert_array_equal(out, outs[0])
+    with pytest.raises(ValueError, match=r"shape \(batch, features\) = \(1, 3\). Received shape \(1, 4\)"):
+        streams[0].step(np.zeros((1, 4), "float32"))
+
+
+def test_a_stream_steps_with_the_weights_as_they_are_now():
+    """Weights set (or trained) after the stream was made are the ones its next step uses."""
+    model = Sequential([layers.Input((None, 3)), layers.LSTM(256), layers.Dense(2, activation="softmax")])
+    x = rng.normal(size=(1, 2, 3)).astype("float32")
+    stream = model.stream(batch_size=1)
+    stream.step(x[:, 0])
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    state = stream.state
+    np.testing.assert_allclose(stream.step(x[:, 1]),
+                               model.predict(x[:, 1:], initial_state=state, verbose=0), atol=2e-6)
+
+
 def test_a_head_the_compiled_step_does_not_know_runs_through_its_layer():
     from lstmlab.state import _DenseStep, _LSTMStep
     model = Sequential([layers.Input((None, 2)), layers.LSTM(5), layers.Dense(3, activation="hard_sigmoid")])
