@@ -9,9 +9,9 @@ reverse, taking every derivative from those saved outputs, and leaves the
 weight gradients to large products after the loop.
 
 Threads never split time. Mostly they split the batch: each thread runs the
-whole time loop for its rows (`_forward_rows`, `_backward_rows`, run side by
-side by `threads.py`), so the threads meet once per call, and each sums its own share of the weight
-gradients. From 256 units with a small batch (`_plan`) they split each step's
+whole time loop for its rows (`_forward_rows`, `_backward_rows`, side by side
+through `threads.py`), so the threads meet once per call, and each sums its
+own share of the weight gradients. From 256 units with a small batch (`_plan`) they split each step's
 units instead (`units.py`), meeting once per step, which pays when U is large
 and the rows are few. The time loop is compiled, so no Python runs per
 timestep. Every product is `blas.dot`, on lstmlab's own one-thread OpenBLAS.
