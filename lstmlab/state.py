@@ -11,7 +11,7 @@ from numba import njit
 
 from . import engine
 from .engine.blas import dot
-from .engine.kernels import codes, step_into, step_scratch
+from .engine.kernels import codes, step_into, step_parts
 from .layers import LSTM, Dense, Dropout, Embedding, LSTMState
 
 __all__ = ["LSTMState", "Stream"]
@@ -63,8 +63,10 @@ class _LSTMStep:
         self.layer = layer
         self.b = layer.bias if layer.use_bias else np.zeros(4 * H, layer.dtype)
         self.codes = codes(layer.activation.name, layer.recurrent_activation.name, layer.dtype)
-        self.z, self.hU = step_scratch(B, H, layer.dtype)
-        self._pairs = [(np.zeros((B, H), layer.dtype), np.zeros((B, H), layer.dtype)) for _ in range(2)]
+        self.scratch = np.empty((1 + step_parts(B, H), B, 4 * H), layer.dtype)   # z, then hU (P, B, 4H)
+        self.z, self.hU = self.scratch[0], self.scratch[1:]
+        self.states = np.zeros((2, 2, B, H), layer.dtype)   # two (h, c) pairs
+        self._pairs = [(self.states[k, 0], self.states[k, 1]) for k in range(2)]
         self._now = 0                                   # self._pairs[self._now] holds (h, c)
         self._args = [self._bind(now) for now in range(2)]
 
@@ -108,11 +110,17 @@ class _DenseStep:
 
 
 @njit(cache=True, error_model="numpy")
-def _lstm_dense_into(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out, Wd, bd, code, out):
-    """`step_into` then `_dense_into` on its h_out (B, H) into out (B, units): the same
-    compiled code as the two calls, one call from Python instead of two."""
-    step_into(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out)
-    _dense_into(h_out, Wd, bd, code, out)
+def _lstm_dense_into(x, W, U, b, states, now, act, ract, scratch, Wd, bd, code, out):
+    """`step_into` then `_dense_into` on its new h (B, H) into out (B, units): the same
+    compiled code as the two calls, one call from Python instead of two.
+
+    states (2, 2, B, H): (h, c) is states[now] and the step writes states[1 - now];
+    scratch (1 + P, B, 4H) is step_into's z and then its hU. Packed so, they are
+    2 arguments instead of 6, each of which costs a call from Python time.
+    """
+    hc, hc_out = states[now], states[1 - now]
+    step_into(x, W, U, b, hc[0], hc[1], act, ract, scratch[0], scratch[1:], hc_out[0], hc_out[1])
+    _dense_into(hc_out[0], Wd, bd, code, out)
 
 
 class _LSTMDenseStep(_LSTMStep):
@@ -126,8 +134,9 @@ class _LSTMDenseStep(_LSTMStep):
         super().__init__(layer, B)
 
     def _bind(self, now):
-        head = self.head
-        return super()._bind(now) + (head.layer.kernel, head.b, head.code, head.out)
+        layer, head = self.layer, self.head
+        return (layer.kernel, layer.recurrent_kernel, self.b, self.states, now, *self.codes, self.scratch,
+                head.layer.kernel, head.b, head.code, head.out)
 
     def __call__(self, x):
         _lstm_dense_into(x, *self._args[self._now])
@@ -228,9 +237,7 @@ class Stream:
             st.h[...], st.c[...] = h, c
 
     def _input(self, x_t):
-        if (type(x_t) is np.ndarray and x_t.dtype is self._dtype and x_t.shape == self._shape
-                and x_t.flags.c_contiguous):
-            return x_t                                  # the usual timestep, checked in a few reads
+        """x_t as the first step takes it: (B,) ids, or (B, features) C-contiguous, the model's dtype."""
         if self._first_is_ids:
             return np.asarray(x_t).reshape(self.batch_size)
         x = x_t if type(x_t) is np.ndarray and x_t.dtype == self._dtype else np.asarray(x_t, self._dtype)
@@ -248,7 +255,10 @@ class Stream:
 
         O(1) work whatever came before: each LSTM advances its (h, c) by one step.
         """
-        y = self._input(x_t)
+        y = x_t
+        if not (type(y) is np.ndarray and y.dtype is self._dtype and y.shape == self._shape
+                and y.flags.c_contiguous):              # the usual timestep passes these few reads
+            y = self._input(y)
         for st in self._steps:
             y = st(y)
         return y.copy()
