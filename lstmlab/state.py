@@ -11,7 +11,7 @@ from numba import njit
 
 from . import engine
 from .engine.blas import dot
-from .engine.kernels import codes, step_into, step_parts
+from .engine.kernels import codes, step_into, step_scratch
 from .layers import LSTM, Dense, Dropout, Embedding, LSTMState
 
 __all__ = ["LSTMState", "Stream"]
@@ -63,7 +63,7 @@ class _LSTMStep:
         self.layer = layer
         self.b = layer.bias if layer.use_bias else np.zeros(4 * H, layer.dtype)
         self.codes = codes(layer.activation.name, layer.recurrent_activation.name, layer.dtype)
-        self.scratch = np.empty((1 + step_parts(B, H), B, 4 * H), layer.dtype)   # z, then hU (P, B, 4H)
+        self.scratch = step_scratch(B, H, layer.dtype)   # z, then hU (P, B, 4H)
         self.z, self.hU = self.scratch[0], self.scratch[1:]
         self.states = np.zeros((2, 2, B, H), layer.dtype)   # two (h, c) pairs
         self._pairs = [(self.states[k, 0], self.states[k, 1]) for k in range(2)]

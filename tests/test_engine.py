@@ -119,7 +119,7 @@ def test_single_steps_split_their_product_from_256_units_at_small_batches():
     assert kernels.step_parts(kernels.STEP_SPLIT_MAX_ROWS + 1, 256) == 1
     assert kernels.step_parts(1, 256) == min(threads, 2)
     assert kernels.step_parts(kernels.STEP_SPLIT_MAX_ROWS, 1024) == min(threads, 8)
-    assert kernels.step_scratch(2, 256, np.float32)[1].shape == (min(threads, 2), 2, 1024)
+    assert kernels.step_scratch(2, 256, np.float32).shape == (1 + min(threads, 2), 2, 1024)
 
 
 @pytest.mark.parametrize("fwd,bwd", [(ref.forward, ref.backward), (engine.forward, engine.backward)])

@@ -250,13 +250,14 @@ def step_parts(B, H):
 
 
 def step_scratch(B, H, dtype):
-    """`step_into`'s scratch: z (B, 4H) and hU (P, B, 4H), P = step_parts(B, H)."""
-    return np.empty((B, 4 * H), dtype), np.empty((step_parts(B, H), B, 4 * H), dtype)
+    """`step_into`'s scratch as one array (1 + P, B, 4H), P = step_parts(B, H): z is
+    its [0], hU (P, B, 4H) its [1:]."""
+    return np.empty((1 + step_parts(B, H), B, 4 * H), dtype)
 
 
 def _step_kernel(x, W, U, b, h, c, act, ract, z, hU, h_out, c_out):
     """x (B, D), h, c (B, H) -> h_out, c_out (B, H); z (B, 4H) and hU (P, B, 4H) are scratch
-    (`step_scratch`). With P > 1, P threads share the product h U (split_step.py)."""
+    (`step_scratch`'s [0] and [1:]). With P > 1, P threads share the product h U (split_step.py)."""
     if hU.shape[0] > 1:
         partial_products(h, U, hU)                  # hU[p] = h[:, k0:k1] U[k0:k1]
         sum_parts(hU)
