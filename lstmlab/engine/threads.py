@@ -18,10 +18,11 @@ call the workers watch a counter for about a millisecond (SPINS) before they
 sleep, as OpenMP's do, so the calls of a training loop find them awake. Even
 so a worker starts its share 50-60 µs after the caller starts its own: it
 needs the GIL to make the call, and CPython hands the GIL over by waking the
-waiting thread. Against shares of 1-100 ms that is a few percent at most;
-timed against the prange kernels in alternating processes, training steps at
-64 and 256 units and `predict` at batch 1 ran as fast, within the machine's
-noise.
+waiting thread. Against shares of 1-100 ms that is a few percent at most.
+Timed against the prange kernels in alternating processes, training steps at
+64 and 256 units ran as fast. `predict` at batch 1, whose unit split meets
+every step, was within the machine's noise of ±20% a process across
+processes; taking turns inside one process, prange was 10-15% faster in 3 of 4.
 
 Shares are claimed from a counter: a worker that wakes late finds its share
 taken by a thread that finished early, and more shares than threads still
