@@ -528,8 +528,8 @@ def _thread_probe(bd, B, T, D, H, rounds=2):
     two, one = (best.get(label) for label, _, _ in threads_probe.SETTINGS[:2])
     if isinstance(two, dict) and isinstance(one, dict):
         t2, t1 = two["forward"] + two["backward"], one["forward"] + one["backward"]
-        out.append(f"Threads: a second thread (NUMBA_NUM_THREADS=2) makes engine.forward + backward {t1 / t2:.2f}× "
-                   f"faster ({fmt_seconds(t1)} on one, {fmt_seconds(t2)} on two)"
+        out.append(f"Threads: a second thread (NUMBA_NUM_THREADS=2) makes engine.forward + backward "
+                   f"{t1 / t2:.2f}× faster ({fmt_seconds(t1)} on one, {fmt_seconds(t2)} on two)"
                    + (": at this shape it costs more than it brings." if t2 > t1 else "."))
     return out
 

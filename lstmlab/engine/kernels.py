@@ -11,9 +11,9 @@ weight gradients to large products after the loop.
 Threads never split time. Mostly they split the batch: each thread runs the
 whole time loop for its rows (`_forward_rows`, `_backward_rows`, side by side
 through `threads.py`), so the threads meet once per call, and each sums its
-own share of the weight gradients. From 256 units with a small batch (`_plan`) they split each step's
-units instead (`units.py`), meeting once per step, which pays when U is large
-and the rows are few. The time loop is compiled, so no Python runs per
+own share of the weight gradients. From 256 units with a small batch
+(`_plan`) they split each step's units instead (`units.py`), meeting once per
+step, which pays when U is large and the rows are few. The time loop is compiled, so no Python runs per
 timestep. Every product is `blas.dot`, on lstmlab's own one-thread OpenBLAS.
 """
 import functools
@@ -379,10 +379,8 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     how, threads = _plan(B, H)
     if how == "units":
         _forward_units(*args, threads)
-    elif how == "batch":                          # each thread runs every step for its rows
+    else:                                         # "batch", or "rows": one share, on this thread
         threads_run(_forward_rows_c, [args + span for span in _row_ranges(B, threads)])
-    else:
-        _forward_rows_c(*args, 0, B)
     cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
     seq = out if m.size else hs[1:]
     return seq.transpose(1, 0, 2), hs[T], cs[T], cache

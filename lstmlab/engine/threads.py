@@ -52,6 +52,14 @@ def _await(counter, k, value, spins, changed):
     return False
 
 
+def _await_or_sleep(wake, counter, k, value, changed):
+    """Until counter[k] != value (changed) or == value (not changed): spinning for SPINS
+    checks, then asleep on the condition `wake`, which whoever changes the counter notifies."""
+    if not _await(counter, k, value, SPINS, changed):
+        with wake:
+            wake.wait_for(lambda: (counter[k] != value) == changed)
+
+
 @njit(cache=True)
 def _bump(counter, k):
     """counter[k] += 1 atomically; -> the value before. Not nogil: releasing the GIL for
@@ -81,10 +89,7 @@ class _Call:
                         self.wake.notify_all()
 
     def wait(self):
-        n = len(self.shares)
-        if not _await(self.counts, 1, n, SPINS, False):
-            with self.wake:
-                self.wake.wait_for(lambda: self.counts[1] == n)
+        _await_or_sleep(self.wake, self.counts, 1, len(self.shares), False)
 
 
 class _Pool:
@@ -99,9 +104,7 @@ class _Pool:
     def _worker(self):
         seen = 0
         while True:
-            if not _await(self.generation, 0, seen, SPINS, True):
-                with self.wake:
-                    self.wake.wait_for(lambda: self.generation[0] != seen)
+            _await_or_sleep(self.wake, self.generation, 0, seen, True)
             seen = int(self.generation[0])
             self.call.work()
 
