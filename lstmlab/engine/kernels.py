@@ -14,7 +14,9 @@ through `threads.py`), so the threads meet once per call, and each sums its
 own share of the weight gradients. From 256 units with a small batch
 (`_plan`) they split each step's units instead (`units.py`), meeting once per
 step, which pays when U is large and the rows are few. The time loop is compiled, so no Python runs per
-timestep. Every product is `blas.dot`, on lstmlab's own one-thread OpenBLAS.
+timestep. The batch split's per-step products run on register tiles over U packed
+once per call (`tiles.py`, float32); every other product is `blas.dot`, on
+lstmlab's own one-thread OpenBLAS.
 """
 import functools
 
@@ -22,7 +24,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from . import cell, memory, units  # noqa: F401  (freed memory reused)
+from . import cell, memory, tiles, units  # noqa: F401  (freed memory reused)
 from .blas import dot, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
@@ -58,7 +60,7 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
 
     x (T, B, D) time-major; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
     `out` (T, B, H) is filled only when masked; unmasked, the output is hs[1:].
-    The products use the single-threaded BLAS of the calling thread.
+    The products run on this thread: tiles over this call's packed U, or BLAS.
     """
     T, B, D = x.shape
     H = U.shape[0]
@@ -70,12 +72,16 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
         project(xc, W, b, xw)                       # every step's input projection at once
     z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
     h_drop = np.empty((n, H), x.dtype)
+    Up = tiles.packed_or_none(U)                    # U packed once for every step's tiles
     for t in range(T):
+        h = hs[t, b0:b1]                            # (n, H), one contiguous block
         if rmask.shape[0] > 0:
-            units.dropped(hs[t, b0:b1], rmask[b0:b1], h_drop)
-            dot(h_drop, U, z)
+            units.dropped(h, rmask[b0:b1], h_drop)
+            h = h_drop
+        if Up.shape[0] > 0:
+            tiles.dot(h, Up, z)                     # (n, H) @ (H, 4H)
         else:
-            dot(hs[t, b0:b1], U, z)                # (n, H) @ (H, 4H), one contiguous block
+            dot(h, U, z)
         _cells_forward(t, b0, z, ids, vals, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act,
                        ract)
 
@@ -125,10 +131,14 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1)
     if in_loop:                                     # dW summed row by row inside the loop
         dW[...] = 0.0
+    UTp = tiles.packed_or_none(UT)                  # Uᵀ packed once for every step's tiles
     for t in range(T - 1, -1, -1):
         _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz[t], ids, vals, xc,
                         dW if in_loop else dW[:0], mask, zero_output, act, ract)
-        dot(dz[t], UT, dh_prev)                     # (n, 4H) @ (4H, H)
+        if UTp.shape[0] > 0:                        # (n, 4H) @ (4H, H)
+            tiles.dot(dz[t], UTp, dh_prev)
+        else:
+            dot(dz[t], UT, dh_prev)
         _take_dh_rows(t, b0, dh_prev, dh, mask, rmask)
     # Weight gradients: large products over all T*n rows at once instead of T small ones.
     dzf = dz.reshape(T * n, H4)
