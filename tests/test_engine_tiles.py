@@ -1,4 +1,5 @@
 """engine.tiles: the packed float32 products of the batch split's time loops, against NumPy in float64."""
+import numba
 import numpy as np
 import pytest
 
@@ -90,3 +91,43 @@ def test_float32_kernels_on_the_tiles_agree_with_the_float64_reference(B, H):
     grads = engine.backward(d.astype(np.float32), dh.astype(np.float32), dc.astype(np.float32), cache)
     for got, w in zip(grads, ref.backward(d, dh, dc, want[3])):
         np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(w).max()))
+
+
+@pytest.mark.parametrize("B", [1, 4])
+def test_the_unit_split_on_the_tiles_agrees_with_the_float64_reference(monkeypatch, B):
+    """Each step cut in parts over the units, each part's block of U on the tiles (B > 1;
+    one row goes to BLAS's matrix-vector product)."""
+    from lstmlab.engine import kernels
+    monkeypatch.setattr(kernels, "UNITS_PER_PART", 1)
+    monkeypatch.setattr(kernels, "UNITS_PER_BATCH_ROW", 0)
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1)
+    rng = np.random.default_rng(B)
+    T, D, H = 7, 3, 16
+    if numba.get_num_threads() < 2:
+        pytest.skip("the unit split needs two threads")
+    assert kernels._plan(B, H)[0] == "units"
+    x, W, U, b = (rng.normal(size=s) * 0.5 for s in ((B, T, D), (D, 4 * H), (H, 4 * H), (4 * H,)))
+    h0, c0 = rng.normal(size=(B, H)) * 0.5, rng.normal(size=(B, H)) * 0.5
+    f32 = [v.astype(np.float32) for v in (x, W, U, b, h0, c0)]
+    out, h, c, cache = engine.forward(*f32)
+    want = ref.forward(x, W, U, b, h0, c0)
+    for got, w in zip((out, h, c), want[:3]):
+        np.testing.assert_allclose(got, w, rtol=1e-4, atol=2e-5)
+    d, dh, dc = rng.normal(size=out.shape), rng.normal(size=h.shape), rng.normal(size=c.shape)
+    grads = engine.backward(d.astype(np.float32), dh.astype(np.float32), dc.astype(np.float32), cache)
+    for got, w in zip(grads, ref.backward(d, dh, dc, want[3])):
+        np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(w).max()))
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_unit_split_blocks_are_packed_in_place_as_panels(transposed):
+    from lstmlab.engine import units
+    H, parts = 16, 2
+    A = np.arange(H * 4 * H, dtype=np.float32).reshape(H, 4 * H)
+    flat, bounds = units.pack(A, H, parts), units.bounds(H, parts)
+    got = units.tile_blocks(flat, H, bounds, transposed)
+    for p in range(parts):
+        u0, u1 = bounds[p], bounds[p + 1]
+        block = flat[H * 4 * u0:H * 4 * u1].reshape(H, 4 * (u1 - u0))
+        np.testing.assert_array_equal(got[H * 4 * u0:H * 4 * u1], tiles.pack(block.T if transposed else block))
+    assert units.tile_blocks(flat.astype(np.float64), H, bounds, transposed).shape == (0,)
