@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from .closed_loop import _sample, check_status, plan
+from .engine import tiles
 from .engine.blas import dot
 from .engine.kernels import PARALLEL_MIN_CELLS, _cells_step, codes
 from .models.fused import _biases
@@ -42,6 +43,10 @@ def _generate(table, seq, window, W, U, b, act, ract, Wd, bd, head, out, tempera
     x = np.empty((R, table.shape[1]), dt)
     z, hU = np.empty((R, 4 * H), dt), np.empty((R, 4 * H), dt)
     scratch = np.empty(out.shape[1], np.float64)
+    # U packed once for every tick's tiles (engine/tiles.py). Measured on 2 cores, 300
+    # characters from an LSTM(256), alternating processes: faster in 7 of 9 pairs, 194
+    # against 201 ms on average.
+    Up = tiles.packed_or_none(U)
     for t in range(n + window - 1):
         now, nxt = t % 2, 1 - t % 2
         if t < n:                                   # window t starts here, from a zero state
@@ -54,7 +59,10 @@ def _generate(table, seq, window, W, U, b, act, ract, Wd, bd, head, out, tempera
                 x[r, d] = row[d]
         for k in prange(chunks):                    # the threads split the rows
             r0, r1 = k * R // chunks, (k + 1) * R // chunks
-            dot(hs[now, r0:r1], U, hU[r0:r1])
+            if Up.shape[0] > 0 and r1 - r0 > 1:      # one row: BLAS's matrix-vector product
+                tiles.dot(hs[now, r0:r1], Up, hU[r0:r1])
+            else:
+                dot(hs[now, r0:r1], U, hU[r0:r1])
             _cells_step(x[r0:r1], W, b, cs[now, r0:r1], act, ract, z[r0:r1], hU[r0:r1],
                         hs[nxt, r0:r1], cs[nxt, r0:r1])
         m = t - window + 1                          # the window that ends at this tick
