@@ -521,8 +521,8 @@ def _thread_probe(bd, B, T, D, H, rounds=2):
                note=(f"the faster of {runs[label]} processes, the settings taking turns; "
                      if runs.get(label, 1) > 1 else "") +
                     f"forward {fmt_seconds(r['forward'])} (spread {r['forward_spread']:.0%}; "
-                    f"per step {fmt_seconds(r['forward'] / T)}, of which one h·U product on the kernels' BLAS "
-                    f"takes {fmt_seconds(r['step_product'])}), backward "
+                    f"per step {fmt_seconds(r['forward'] / T)}, of which one thread's h·U product, "
+                    f"{r.get('step_product_what', '')}, takes {fmt_seconds(r['step_product'])}), backward "
                     f"{fmt_seconds(r['backward'])}; {r['os_threads']} OS threads, Numba threading layer: "
                     f"{r['numba_layer']}")
     two, one = (best.get(label) for label, _, _ in threads_probe.SETTINGS[:2])

@@ -1,8 +1,9 @@
 """lstmlab's engine (forward + backward) at one shape under other thread settings.
 
 Numba fixes its thread pool when it loads, so each setting runs in a fresh
-process. (The kernels' products run on lstmlab's own one-thread OpenBLAS,
-engine/blas.py, whatever OPENBLAS_NUM_THREADS says.) The profiles of W4/W6
+process. (The kernels' products run on lstmlab's register tiles, engine/tiles.py,
+or its own one-thread OpenBLAS, engine/blas.py, whatever OPENBLAS_NUM_THREADS
+says.) The profiles of W4/W6
 use it to show what the second thread buys and what a cold Numba cache costs:
 
     python -m benchmarks.threads_probe 64 100 60 256      # B T D H, this process's settings
@@ -47,7 +48,6 @@ def main(argv=None):
     a = p.parse_args(argv)
     import numpy as np
     from lstmlab import engine
-    from lstmlab.engine.blas import dot
     from benchmarks.timing import measure
     rng = np.random.default_rng(0)
     x = rng.standard_normal((a.B, a.T, a.D)).astype(np.float32)
@@ -58,9 +58,8 @@ def main(argv=None):
     cache = engine.forward(x, W, U, b, h0, h0)[3]
     dout = np.zeros((a.B, a.T, a.H), np.float32)
     dout[:, -1] = 1.0
-    hb = rng.standard_normal((a.B, a.H)).astype(np.float32)
-    z = np.empty((a.B, 4 * a.H), np.float32)
-    mm = measure(lambda: dot(hb, U, z), repeats=a.repeats)
+    product, where = _step_product(a.B, a.H, U, rng)
+    mm = measure(product, repeats=a.repeats)
     f = measure(lambda: engine.forward(x, W, U, b, h0, h0), repeats=a.repeats, number=1)
     g = measure(lambda: engine.backward(dout, h0, h0, cache), repeats=a.repeats, number=1)
     try:
@@ -70,8 +69,28 @@ def main(argv=None):
         layer = "not launched"
     print(json.dumps({"forward": f.median, "backward": g.median,
                       "forward_spread": f.spread, "backward_spread": g.spread,
-                      "step_product": mm.median,
+                      "step_product": mm.median, "step_product_what": where,
                       "os_threads": _os_threads(), "numba_layer": layer}))
+
+
+def _step_product(B, H, U, rng):
+    """One thread's product in one step, as the kernels' plan cuts it: its rows by all of U
+    (batch split), every row by its part's columns (unit split), or everything on one
+    thread; -> (the call, what it multiplies and on what)."""
+    import numpy as np
+    from lstmlab.engine import kernels, tiles
+    from lstmlab.engine.blas import dot
+    how, parts = kernels._plan(B, H)
+    rows = -(-B // parts) if how == "batch" else B
+    cols = 4 * H // parts if how == "units" else 4 * H
+    h = rng.standard_normal((rows, H)).astype(np.float32)
+    Uc = np.ascontiguousarray(U[:, :cols])
+    z = np.empty((rows, cols), np.float32)
+    packed = tiles.packed_or_none(Uc) if rows > 1 or how != "units" else np.empty(0, np.float32)
+    what = f"({rows}, {H})·({H}, {cols})"
+    if packed.size:
+        return (lambda: tiles.dot(h, packed, z)), f"{what} on the tiles"
+    return (lambda: dot(h, Uc, z)), f"{what} on the kernels' BLAS"
 
 
 def _os_threads():
