@@ -386,11 +386,17 @@ def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe
     grads = model.backward(dz, caches, from_logits=fused)
     params = model.trainable_weights
     bd.add("adam", "optimizer.apply (Adam)", lambda: model.optimizer.apply(grads, params), level=1)
-    parts = [bd.get(k) for k in ("fwd", "loss", "bwd", "adam")]
+    loss_value = float(model.loss(y, y_pred))
+    bd.add("checks", "train_on_batch's own checks and logs",
+           lambda: (model._arrays(x, y), model._check_targets(x, y),
+                    model._logs_for_batch(loss_value, y, y_pred, False)), level=1)
+    parts = [bd.get(k) for k in ("fwd", "loss", "bwd", "adam", "checks")]
     if total and all(v is not None for v in parts):
         rest = total - sum(parts)
-        bd.add("other", "the rest of train_on_batch (checks, metrics, logs)", seconds=rest, level=1,
-               note="" if rest >= 0 else "negative: the phases, timed one by one, vary more than this")
+        bd.add("other", "the rest: the phases above run slower inside the step than each timed alone",
+               seconds=rest, level=1,
+               note=("caches the other phases left cold, the threads' start after Python" if rest >= 0
+                     else "negative: the phases, timed one by one, vary more than this"))
     # The floor: the same products in NumPy (its BLAS, 2 threads), nothing else.
     rng = np.random.default_rng(0)
     xf = rng.standard_normal((T * B, D)).astype(np.float32)
