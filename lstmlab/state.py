@@ -61,7 +61,7 @@ class _LSTMStep:
     def __init__(self, layer, B):
         H = layer.units
         self.layer = layer
-        self.b = layer.bias if layer.use_bias else np.zeros(4 * H, layer.dtype)
+        self.b = layer.bias_or_zeros()
         self.codes = codes(layer.activation.name, layer.recurrent_activation.name, layer.dtype)
         self.scratch = step_scratch(B, H, layer.dtype)   # z, then hU (P, B, 4H)
         self.z, self.hU = self.scratch[0], self.scratch[1:]
@@ -95,7 +95,7 @@ class _DenseStep:
     def __init__(self, layer, B):
         self.layer = layer
         self.code = _DENSE_CODES.get(layer.activation.name)
-        self.b = layer.bias if layer.use_bias else np.zeros(layer.units, layer.dtype)
+        self.b = layer.bias_or_zeros()
         self.out = np.empty((B, layer.units), layer.dtype)
 
     def compiled_for(self, dtype):

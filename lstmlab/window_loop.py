@@ -25,7 +25,6 @@ from .closed_loop import _sample, check_status, plan
 from .engine import tiles
 from .engine.blas import dot
 from .engine.kernels import PARALLEL_MIN_CELLS, _cells_step, codes
-from .models.fused import _biases
 from .state import _DENSE_CODES, _dense_into
 
 
@@ -92,7 +91,7 @@ def sample_ids(compiled, ids, length, temperature, rng, logits):
     seq = np.empty(window + length, np.int64)
     seq[:window] = ids
     dt = np.dtype(lstm.dtype)
-    b, bd = _biases(lstm, dense)
+    b, bd = lstm.bias_or_zeros(), dense.bias_or_zeros()
     act, ract = codes(lstm.activation.name, lstm.recurrent_activation.name, dt)
     rows = min(window, length)
     threads = numba.get_num_threads()

@@ -75,15 +75,12 @@ def _layers(model):
     return [model] if isinstance(model, LSTM) else list(model.layers)
 
 
-def _bias(layer):
-    return layer.bias if layer.use_bias else np.zeros(4 * layer.units, layer.dtype)
-
-
 def _lstm_full(layer, x, U):
     """x (B, T, D) -> h at every step (B, T, H), from the zero state, by the fused kernel."""
     B = x.shape[0]
     z = np.zeros((B, layer.units), layer.dtype)
-    return engine.forward(x, layer.kernel, U, _bias(layer), z, z.copy(), activation=layer.activation.name,
+    return engine.forward(x, layer.kernel, U, layer.bias_or_zeros(), z, z.copy(),
+                          activation=layer.activation.name,
                           recurrent_activation=layer.recurrent_activation.name)[0]
 
 
@@ -94,7 +91,7 @@ def _lstm_no_carried_c(layer, x, U):
     zero = np.zeros_like(h)
     out = np.empty((B, T, layer.units), layer.dtype)
     for t in range(T):
-        h, _ = engine.step(np.ascontiguousarray(x[:, t]), layer.kernel, U, _bias(layer), h, zero,
+        h, _ = engine.step(np.ascontiguousarray(x[:, t]), layer.kernel, U, layer.bias_or_zeros(), h, zero,
                            layer.activation.name, layer.recurrent_activation.name)
         out[:, t] = h
     return out
@@ -148,7 +145,7 @@ def one_step(model, x, t=-1, sample=0, layer=0, unit=0, max_units=12):
     L = trace(model, x)[layer]
     T, H = L.h.shape[1], L.units
     t = t % T
-    W, U, b = lstm.kernel, lstm.recurrent_kernel, _bias(lstm)
+    W, U, b = lstm.kernel, lstm.recurrent_kernel, lstm.bias_or_zeros()
     x_t, h_prev, c_prev = L.x[sample, t], L.h_prev[sample, t], L.c_prev[sample, t]
     xW, hU = x_t @ W, h_prev @ U                                  # (4H,) each
     z = xW + hU + b                                               # (4H,)

@@ -89,7 +89,7 @@ def _lstm(g, layer, x, streaming, k, graph_inputs, graph_outputs, float_type):
     f32 = np.float32
     W = g.const(f"{layer.name}_W", _reorder(layer.kernel, H).T[None].astype(f32))             # (1, 4H, D)
     R = g.const(f"{layer.name}_R", _reorder(layer.recurrent_kernel, H).T[None].astype(f32))   # (1, 4H, H)
-    b = layer.bias if layer.use_bias else np.zeros(4 * H, np.float32)
+    b = layer.bias_or_zeros()
     Bn = g.const(f"{layer.name}_B", np.concatenate([_reorder(b, H), np.zeros(4 * H)])[None]
                  .astype(np.float32))                                                          # (1, 8H)
     xt = g.node("Transpose", [x], perm=[1, 0, 2], base=f"{layer.name}_X")                      # (T, B, D)

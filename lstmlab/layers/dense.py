@@ -63,6 +63,10 @@ class Dense(Layer):
         dx = matmul(dzf, self.kernel.T).reshape(*dz.shape[:-1], D)
         return Grads(dx, dweights)
 
+    def bias_or_zeros(self):
+        """The bias (units,) the layer adds: its own array, or zeros when use_bias is False."""
+        return self.bias if self.use_bias else np.zeros(self.units, self.dtype)
+
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
 

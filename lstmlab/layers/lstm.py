@@ -226,9 +226,8 @@ class LSTM(Layer):
         if training and self.recurrent_dropout > 0:
             keep = 1.0 - self.recurrent_dropout
             rmask = ((rng.random((B, self.units)) < keep) / keep).astype(self.dtype)
-        b = self.bias if self.use_bias else np.zeros(4 * self.units, self.dtype)
         out, h, c, cache = engine.forward(
-            x, self.kernel, self.recurrent_kernel, b, h0, c0, mask=mask,
+            x, self.kernel, self.recurrent_kernel, self.bias_or_zeros(), h0, c0, mask=mask,
             zero_output=self.zero_output_for_mask, activation=self.activation.name,
             recurrent_activation=self.recurrent_activation.name, rmask=rmask)
         if self.stateful:
@@ -273,6 +272,10 @@ class LSTM(Layer):
         if self.go_backwards:
             dx = dx[:, ::-1]
         return Grads(np.ascontiguousarray(dx), dweights, [dh0, dc0])
+
+    def bias_or_zeros(self):
+        """The bias (4H,) the cell adds: the layer's own array, or zeros when use_bias is False."""
+        return self.bias if self.use_bias else np.zeros(4 * self.units, self.dtype)
 
     def compute_output_shape(self, input_shape):
         B, T = input_shape[0], input_shape[1]

@@ -49,12 +49,6 @@ def eligible(model, callbacks, validation_data, verbose, shuffle, initial_epoch)
             and lstm.dtype == dense.dtype and shuffle in (True, False) and initial_epoch == 0)
 
 
-def _biases(lstm, dense):
-    """The two layers' biases, zeros standing in where a layer has none."""
-    return (lstm.bias if lstm.use_bias else np.zeros(4 * lstm.units, lstm.dtype),
-            dense.bias if dense.use_bias else np.zeros(dense.units, dense.dtype))
-
-
 def fit(model, x, y, batch_size, epochs, shuffle, rng):
     """Train in one call; returns the per-epoch losses (or raises on a non-finite loss)."""
     lstm, dense = model.layers
@@ -71,7 +65,7 @@ def fit(model, x, y, batch_size, epochs, shuffle, rng):
     m = [opt._slots["momentum"][i] for i in range(len(params))]
     v = [opt._slots["velocity"][i] for i in range(len(params))]
     t = dt.type
-    b, bd = _biases(lstm, dense)
+    b, bd = lstm.bias_or_zeros(), dense.bias_or_zeros()
     use_bias = (lstm.use_bias, dense.use_bias)
     # Params in trainable_weights order; zero stand-ins where a layer has no bias.
     slots = []
@@ -255,7 +249,7 @@ def predict(lstm, dense, x, batch_size):
     O = dense.units
     out = np.empty((N, T, O) if lstm.return_sequences else (N, O), dt)
     act, ract = codes(lstm.activation.name, lstm.recurrent_activation.name, dt)
-    b, bd = _biases(lstm, dense)
+    b, bd = lstm.bias_or_zeros(), dense.bias_or_zeros()
     ok = _predict(x, lstm.kernel, lstm.recurrent_kernel, b, act, ract, dense.kernel, bd,
                   _DENSE_CODES[dense.activation.name], batch_size, out)
     return out if ok else None
