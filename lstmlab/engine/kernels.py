@@ -14,9 +14,10 @@ through `threads.py`), so the threads meet once per call, and each sums its
 own share of the weight gradients. From 256 units with a small batch
 (`_plan`) they split each step's units instead (`units.py`), meeting once per
 step, which pays when U is large and the rows are few. The time loop is compiled, so no Python runs per
-timestep. In float32 the per-step products run on register tiles over U packed
-once per call (`tiles.py`; a unit split at batch 1 stays on BLAS's matrix-vector
-product); every other product is `blas.dot`, on lstmlab's own one-thread OpenBLAS.
+timestep. In float32, the time loops' per-step products whose width is a multiple
+of 8 run on register tiles over U packed once per call (`tiles.py`; a unit split
+at batch 1 stays on BLAS's matrix-vector product); every other product is
+`blas.dot`, on lstmlab's own one-thread OpenBLAS.
 """
 import functools
 
