@@ -15,25 +15,26 @@ loop: each k loads C vectors of the panel and broadcasts R values of `a`, one
 fused multiply-add each. 6 x 2 needs 12 accumulators, 2 panel vectors and a
 broadcast: 15 of AVX2's 16 registers.
 
-The tiles are written in LLVM IR (llvmlite's builder; Numba has no vector
-types) and compiled at import for this CPU, as Numba compiles its own code;
-their addresses are registered with LLVM under lstmlab's names, so Numba's
-cached kernels link to this process's copy, as they do to the BLAS in blas.py.
-Without AVX, LLVM splits each 8-float vector over the registers it has, and
-without FMA it multiplies and adds in two roundings: slower, not wrong.
+The tiles are written in LLVM IR with llvmlite's builder, as Numba intrinsics
+(Numba has no vector types): their loops are emitted into `dot`, which Numba
+compiles for this CPU and caches on disk like every other kernel, so they cost
+nothing at import (compiled on their own with llvmlite's MCJIT instead, they
+took 50 ms of every import, and ran no faster: a W4 step at 64 units took 12.2
+against 11.9 ms as intrinsics, 5 process pairs). Without AVX, LLVM splits each
+8-float vector over the registers it has, and without FMA it multiplies and adds
+in two roundings: slower, not wrong.
 
 Measured on a 2-core Zen 3 VM, one thread, against lstmlab's OpenBLAS through
 blas.dot, in turns in one process: (32, 64) @ (64, 256) 12.4-15.4 against
-14.0-18.3 µs, (32, 256) @ (256, 64) 11.4-14.8 against 15.1-17.3 µs, (8, 256) @
-(256, 1024) 72 against 124 µs. In alternating fresh processes, a W4 training step
+14.0-19.0 µs, (32, 256) @ (256, 64) 11.4-14.8 against 13.6-17.3 µs, (8, 256) @
+(256, 1024) 53-72 against 100-124 µs. In alternating fresh processes, a W4 training step
 (B=64, T=100, one-hot V=60) took 9.9 against 11.6 ms at 64 units (8 pairs,
 faster in 7) and 93.5 against 98.3 ms at 256 (6 pairs, faster in 4).
 """
-import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 from numba import njit, types
-from numba.core import config
+from numba.extending import intrinsic
 
 from .memory import aligned_empty
 
@@ -41,42 +42,37 @@ VECTOR = 8                  # float32 lanes of an AVX register
 PANEL = 2 * VECTOR          # columns of a full panel; the last may be one VECTOR wide
 ROWS = 6                    # rows of a full tile
 
+_F32, _I64, _I32 = ir.FloatType(), ir.IntType(64), ir.IntType(32)
+_VEC = ir.VectorType(_F32, VECTOR)
 
-def _tile(module, rows, vectors):
-    """void tile(i64 K, float* a, i64 lda, float* panel, float* out, i64 ldo), K >= 1:
-    out (rows, 8 vectors) = a (rows, K) @ panel (K, 8 vectors), row strides in floats."""
-    f32, i64, i32 = ir.FloatType(), ir.IntType(64), ir.IntType(32)
-    vec = ir.VectorType(f32, VECTOR)
-    ptr = f32.as_pointer()
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [i64, ptr, i64, ptr, ptr, i64]),
-                     name=name(rows, vectors))
-    K, a, lda, panel, out, ldo = fn.args
-    for arg in (a, panel, out):
-        arg.add_attribute("noalias")
-    entry, loop, done = (fn.append_basic_block(s) for s in ("entry", "loop", "done"))
-    b = ir.IRBuilder(entry)
+
+def _emit_tile(builder, rows, vectors, K, a, lda, panel, out, ldo):
+    """Emit, where `builder` stands, out (rows, 8 vectors) = a (rows, K) @ panel (K, 8 vectors),
+    K >= 1: a, panel and out are float pointers, lda and ldo row strides in floats (i64)."""
+    b = builder
+    entry = b.block
+    loop, done = b.append_basic_block("tile.loop"), b.append_basic_block("tile.done")
     b.branch(loop)
 
     b.position_at_end(loop)
-    k = b.phi(i64)
-    acc = [[b.phi(vec) for _ in range(vectors)] for _ in range(rows)]
-    width = ir.Constant(i64, VECTOR * vectors)
-    prow = b.gep(panel, [b.mul(k, width)])
-    pv = [b.load(b.bitcast(b.gep(prow, [ir.Constant(i64, VECTOR * j)]), vec.as_pointer()), align=4)
+    k = b.phi(_I64)
+    acc = [[b.phi(_VEC) for _ in range(vectors)] for _ in range(rows)]
+    prow = b.gep(panel, [b.mul(k, ir.Constant(_I64, VECTOR * vectors))])
+    pv = [b.load(b.bitcast(b.gep(prow, [ir.Constant(_I64, VECTOR * j)]), _VEC.as_pointer()), align=4)
           for j in range(vectors)]
-    lanes = ir.Constant(ir.VectorType(i32, VECTOR), [0] * VECTOR)
-    undef = ir.Constant(vec, ir.Undefined)
+    lanes = ir.Constant(ir.VectorType(_I32, VECTOR), [0] * VECTOR)
+    undef = ir.Constant(_VEC, ir.Undefined)
     new = []
     for r in range(rows):
-        ar = b.load(b.gep(a, [b.add(b.mul(ir.Constant(i64, r), lda), k)]), align=4)
-        av = b.shuffle_vector(b.insert_element(undef, ar, ir.Constant(i32, 0)), undef, lanes)
+        ar = b.load(b.gep(a, [b.add(b.mul(ir.Constant(_I64, r), lda), k)]), align=4)
+        av = b.shuffle_vector(b.insert_element(undef, ar, ir.Constant(_I32, 0)), undef, lanes)
         # "contract" lets LLVM fuse the multiply and the add into one FMA.
         new.append([b.fadd(b.fmul(av, pv[j], flags=("contract",)), acc[r][j], flags=("contract",))
                     for j in range(vectors)])
-    k_next = b.add(k, ir.Constant(i64, 1))
-    k.add_incoming(ir.Constant(i64, 0), entry)
+    k_next = b.add(k, ir.Constant(_I64, 1))
+    k.add_incoming(ir.Constant(_I64, 0), entry)
     k.add_incoming(k_next, loop)
-    zero = ir.Constant(vec, [0.0] * VECTOR)
+    zero = ir.Constant(_VEC, [0.0] * VECTOR)
     for r in range(rows):
         for j in range(vectors):
             acc[r][j].add_incoming(zero, entry)
@@ -85,52 +81,37 @@ def _tile(module, rows, vectors):
 
     b.position_at_end(done)
     for r in range(rows):
-        orow = b.gep(out, [b.mul(ir.Constant(i64, r), ldo)])
+        orow = b.gep(out, [b.mul(ir.Constant(_I64, r), ldo)])
         for j in range(vectors):
-            b.store(new[r][j], b.bitcast(b.gep(orow, [ir.Constant(i64, VECTOR * j)]), vec.as_pointer()),
+            b.store(new[r][j], b.bitcast(b.gep(orow, [ir.Constant(_I64, VECTOR * j)]), _VEC.as_pointer()),
                     align=4)
-    b.ret_void()
 
 
-def name(rows, vectors):
-    return f"lstmlab_tile_{rows}x{vectors}"
+def _tile(rows, vectors):
+    """tile(K, a, lda, panel, out, ldo): `_emit_tile` as a Numba intrinsic; the pointers
+    arrive as integers (an array's .ctypes.data), the rest as int64."""
+
+    @intrinsic
+    def tile(typingctx, K, a, lda, panel, out, ldo):
+        if not all(isinstance(t, types.Integer) for t in (K, a, lda, panel, out, ldo)):
+            return None
+        sig = types.void(K, a, lda, panel, out, ldo)
+
+        def codegen(context, builder, signature, args):
+            n, pa, la, pp, po, lo = (context.cast(builder, v, t, types.int64)
+                                     for v, t in zip(args, signature.args))
+            ptr = _F32.as_pointer()
+            _emit_tile(builder, rows, vectors, n, builder.inttoptr(pa, ptr), la, builder.inttoptr(pp, ptr),
+                       builder.inttoptr(po, ptr), lo)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
 
 
-def _target_machine():
-    """This CPU's target, as Numba picks its own (NUMBA_CPU_NAME and NUMBA_CPU_FEATURES win)."""
-    cpu = config.CPU_NAME or llvm.get_host_cpu_name()
-    features = config.CPU_FEATURES
-    if features is None:
-        try:
-            features = llvm.get_host_cpu_features().flatten()
-        except RuntimeError:                    # the host's features cannot be read: the CPU name's
-            features = ""
-    return llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3)
-
-
-def _compile():
-    """Build every tile, compile them for this CPU and register their addresses."""
-    module = ir.Module(name="lstmlab_tiles")
-    module.triple = llvm.get_process_triple()
-    shapes = [(r, c) for r in range(1, ROWS + 1) for c in (1, 2)]
-    for rows, vectors in shapes:
-        _tile(module, rows, vectors)
-    parsed = llvm.parse_assembly(str(module))
-    parsed.verify()
-    engine = llvm.create_mcjit_compiler(parsed, _target_machine())
-    engine.finalize_object()
-    for rows, vectors in shapes:
-        llvm.add_symbol(name(rows, vectors), engine.get_function_address(name(rows, vectors)))
-    return engine
-
-
-_ENGINE = _compile()           # kept: the tiles' code lives as long as the engine
-
-_SIGNATURE = types.void(types.int64, types.intp, types.int64, types.intp, types.intp, types.int64)
-_T1 = [types.ExternalFunction(name(r, 1), _SIGNATURE) for r in range(1, ROWS + 1)]
-_T2 = [types.ExternalFunction(name(r, 2), _SIGNATURE) for r in range(1, ROWS + 1)]
-_a1, _b1, _c1, _d1, _e1, _f1 = _T1
-_a2, _b2, _c2, _d2, _e2, _f2 = _T2
+_a1, _b1, _c1, _d1, _e1, _f1 = (_tile(r, 1) for r in range(1, ROWS + 1))
+_a2, _b2, _c2, _d2, _e2, _f2 = (_tile(r, 2) for r in range(1, ROWS + 1))
 
 
 def pack(b):
