@@ -1,5 +1,6 @@
 """Small float32 matrix products with the right operand packed once: the per-step
-products of the batch split's time loops.
+products of the LSTM's time loops (both ways of splitting them, kernels.py and
+units.py, and generate_text's windows in flight, window_loop.py).
 
 Every step of a training step multiplies a few rows of state by the same matrix:
 h_{t-1} (n, H) @ U (H, 4H) forward, dz_t (n, 4H) @ Uᵀ (4H, H) backward. BLAS
@@ -18,8 +19,8 @@ broadcast: 15 of AVX2's 16 registers.
 The tiles are written in LLVM IR with llvmlite's builder, as Numba intrinsics
 (Numba has no vector types): their loops are emitted into `dot`, which Numba
 compiles for this CPU and caches on disk like every other kernel, so they cost
-nothing at import (compiled on their own with llvmlite's MCJIT instead, they
-took 50 ms of every import, and ran no faster: a W4 step at 64 units took 12.2
+nothing at import (compiled on their own by llvmlite's MCJIT, the same tiles
+took 50 ms of every import and ran no faster: a W4 step at 64 units took 12.2
 against 11.9 ms as intrinsics, 5 process pairs). Without AVX, LLVM splits each
 8-float vector over the registers it has, and without FMA it multiplies and adds
 in two roundings: slower, not wrong.
