@@ -23,7 +23,7 @@ def test_dot_equals_numpy(M, K, N):
     a = rng.standard_normal((M, K)).astype(np.float32)
     b = rng.standard_normal((K, N)).astype(np.float32)
     out = np.full((M, N), np.nan, np.float32)
-    tiles.dot(a, tiles.pack(b), out)
+    tiles.dot(a, tiles.packed_or_none(b), out)
     np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=_tol(K), atol=_tol(K))
 
 
@@ -34,27 +34,26 @@ def test_dot_reads_and_writes_row_blocks_of_wider_arrays():
     b = rng.standard_normal((9, 24)).astype(np.float32)
     out = np.zeros((11, 40), np.float32)
     a = hs[2, 3:10, 5:14]                                   # (7, 9), row stride 20
-    tiles.dot(a, tiles.pack(b), out[2:9, 8:32])
+    tiles.dot(a, tiles.packed_or_none(b), out[2:9, 8:32])
     np.testing.assert_allclose(out[2:9, 8:32], a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
     assert not out[:2].any() and not out[9:].any() and not out[:, :8].any() and not out[:, 32:].any()
 
 
 def test_empty_products():
-    tiles.dot(np.zeros((0, 4), np.float32), tiles.pack(np.ones((4, 8), np.float32)), np.zeros((0, 8), np.float32))
+    tiles.dot(np.zeros((0, 4), np.float32), tiles.packed_or_none(np.ones((4, 8), np.float32)), np.zeros((0, 8), np.float32))
     out = np.full((3, 16), np.nan, np.float32)
     tiles.dot(np.zeros((3, 0), np.float32), np.zeros(0, np.float32), out)
     assert not out.any()
 
 
 def test_packing_is_panels_of_16_columns_then_8():
-    """pack: each panel's K rows of its columns one after another, starting on a cache line."""
+    """Each panel's K rows of its columns one after another, starting on a cache line."""
     K, N = 3, 40
     b = np.arange(K * N, dtype=np.float32).reshape(K, N)
-    p = tiles.pack(b)
+    p = tiles.packed_or_none(b)
     assert p.ctypes.data % 64 == 0
     want = np.concatenate([b[:, 0:16].ravel(), b[:, 16:32].ravel(), b[:, 32:40].ravel()])
     np.testing.assert_array_equal(p, want)
-    np.testing.assert_array_equal(tiles.packed_or_none(b), want)
 
 
 @pytest.mark.parametrize("b", [np.ones((4, 8)), np.ones((4, 12), np.float32), np.ones((0, 8), np.float32)],
@@ -64,7 +63,7 @@ def test_products_the_tiles_cannot_run_are_left_to_blas(b):
 
 
 def test_bad_operands_are_refused_with_the_reason():
-    a, p = np.ones((3, 4), np.float32), tiles.pack(np.ones((4, 8), np.float32))
+    a, p = np.ones((3, 4), np.float32), tiles.packed_or_none(np.ones((4, 8), np.float32))
     with pytest.raises(ValueError, match="do not match"):
         tiles.dot(a, p, np.zeros((3, 16), np.float32))
     with pytest.raises(ValueError, match="float32"):
@@ -73,13 +72,10 @@ def test_bad_operands_are_refused_with_the_reason():
         tiles.dot(np.ones((4, 3), np.float32).T, p, np.zeros((3, 8), np.float32))
 
 
-@pytest.mark.parametrize("B,H", [(7, 8), (64, 16), (3, 6)])
-def test_float32_kernels_on_the_tiles_agree_with_the_float64_reference(B, H):
-    """Forward (4H columns) and backward (H columns: H = 6 leaves Uᵀ's product to BLAS) in float32,
-    against the NumPy twin in float64; one-hot inputs as in a character model."""
-    rng = np.random.default_rng(B + H)
-    T, D = 9, 5
-    x = np.eye(D)[rng.integers(0, D, (B, T))]
+def _assert_float32_agrees_with_reference(rng, x, H):
+    """engine.forward and backward in float32 on x (B, T, D) and random weights of H units,
+    against the NumPy twin in float64."""
+    B, T, D = x.shape
     W, U, b = (rng.normal(size=s) * 0.5 for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
     h0, c0 = rng.normal(size=(B, H)) * 0.5, rng.normal(size=(B, H)) * 0.5
     f32 = [v.astype(np.float32) for v in (x, W, U, b, h0, c0)]
@@ -91,6 +87,15 @@ def test_float32_kernels_on_the_tiles_agree_with_the_float64_reference(B, H):
     grads = engine.backward(d.astype(np.float32), dh.astype(np.float32), dc.astype(np.float32), cache)
     for got, w in zip(grads, ref.backward(d, dh, dc, want[3])):
         np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(w).max()))
+
+
+@pytest.mark.parametrize("B,H", [(7, 8), (64, 16), (3, 6)])
+def test_float32_kernels_on_the_tiles_agree_with_the_float64_reference(B, H):
+    """Forward (4H columns) and backward (H columns: H = 6 leaves Uᵀ's product to BLAS) in float32,
+    against the NumPy twin in float64; one-hot inputs as in a character model."""
+    rng = np.random.default_rng(B + H)
+    T, D = 9, 5
+    _assert_float32_agrees_with_reference(rng, np.eye(D)[rng.integers(0, D, (B, T))], H)
 
 
 @pytest.mark.parametrize("B", [1, 4])
@@ -106,17 +111,7 @@ def test_the_unit_split_on_the_tiles_agrees_with_the_float64_reference(monkeypat
     if numba.get_num_threads() < 2:
         pytest.skip("the unit split needs two threads")
     assert kernels._plan(B, H)[0] == "units"
-    x, W, U, b = (rng.normal(size=s) * 0.5 for s in ((B, T, D), (D, 4 * H), (H, 4 * H), (4 * H,)))
-    h0, c0 = rng.normal(size=(B, H)) * 0.5, rng.normal(size=(B, H)) * 0.5
-    f32 = [v.astype(np.float32) for v in (x, W, U, b, h0, c0)]
-    out, h, c, cache = engine.forward(*f32)
-    want = ref.forward(x, W, U, b, h0, c0)
-    for got, w in zip((out, h, c), want[:3]):
-        np.testing.assert_allclose(got, w, rtol=1e-4, atol=2e-5)
-    d, dh, dc = rng.normal(size=out.shape), rng.normal(size=h.shape), rng.normal(size=c.shape)
-    grads = engine.backward(d.astype(np.float32), dh.astype(np.float32), dc.astype(np.float32), cache)
-    for got, w in zip(grads, ref.backward(d, dh, dc, want[3])):
-        np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(w).max()))
+    _assert_float32_agrees_with_reference(rng, rng.normal(size=(B, T, D)) * 0.5, H)
 
 
 @pytest.mark.parametrize("transposed", [False, True])
@@ -125,9 +120,10 @@ def test_unit_split_blocks_are_packed_in_place_as_panels(transposed):
     H, parts = 16, 2
     A = np.arange(H * 4 * H, dtype=np.float32).reshape(H, 4 * H)
     flat, bounds = units.pack(A, H, parts), units.bounds(H, parts)
-    got = units.tile_blocks(flat, H, bounds, transposed)
+    got = units.tile_blocks(flat, H, bounds, transposed, 2)
     for p in range(parts):
         u0, u1 = bounds[p], bounds[p + 1]
         block = flat[H * 4 * u0:H * 4 * u1].reshape(H, 4 * (u1 - u0))
-        np.testing.assert_array_equal(got[H * 4 * u0:H * 4 * u1], tiles.pack(block.T if transposed else block))
-    assert units.tile_blocks(flat.astype(np.float64), H, bounds, transposed).shape == (0,)
+        np.testing.assert_array_equal(got[H * 4 * u0:H * 4 * u1], tiles.packed_or_none(block.T if transposed else block))
+    assert units.tile_blocks(flat.astype(np.float64), H, bounds, transposed, 2).shape == (0,)
+    assert units.tile_blocks(flat, H, bounds, transposed, 1).shape == (0,)   # one row: BLAS

@@ -441,8 +441,7 @@ def _forward_units(xt, W, b, U, hs, cs, gates, ac, out, m, zero_output, act, rac
     z = np.empty(B * 4 * H, dt)
     hd = np.empty((parts, B, H) if rm.size else (parts, 0, 0), dt)
     Uq = units.pack(U, H, parts)
-    # One row multiplies faster by BLAS's matrix-vector product than on the tiles.
-    Ut = units.tile_blocks(Uq, H, bounds, False) if B > 1 else np.empty(0, dt)
+    Ut = units.tile_blocks(Uq, H, bounds, False, B)
     args = (xc, Wq, bq, xwq, Uq, Ut, bounds, hs, cs, gates, ac, out, m, zero_output, act, ract,
             rm, z, hd, np.zeros(T * parts, np.int64), np.zeros(T, np.int64))
     threads_run(units.forward_steps, [(home,) + args for home in range(parts)])
@@ -459,7 +458,7 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
     dzq = np.empty(T * B * 4 * H, dt)                         # packed (T*B, 4H) gate gradients
     partial = np.empty((2, parts, B, H), dt)                  # the parts' terms of d h, two steps' worth
     Uq = units.pack(cache.U, H, parts)
-    UTt = units.tile_blocks(Uq, H, bounds, True) if B > 1 else np.empty(0, dt)
+    UTt = units.tile_blocks(Uq, H, bounds, True, B)
     args = (dout, dh, dc, cache.cs, cache.gates, cache.ac, Uq, UTt, bounds, cache.mask,
             cache.zero_output, cache.act, cache.ract, cache.rmask, dzq, np.zeros((B, H), dt), partial,
             xc, dWq if in_loop else dWq[:0], np.zeros(T * parts, np.int64), np.zeros(T, np.int64))

@@ -6,8 +6,8 @@ Every step of a training step multiplies a few rows of state by the same matrix:
 h_{t-1} (n, H) @ U (H, 4H) forward, dz_t (n, 4H) @ Uᵀ (4H, H) backward. BLAS
 packs both operands again on every call, and at these sizes that is a large
 part of the call. Here the constant operand is packed once per call of the
-kernels (`pack`: panels of PANEL columns, each K rows of PANEL contiguous
-floats) and every step runs register tiles over it (`dot`):
+kernels (`packed_or_none`: panels of PANEL columns, each K rows of PANEL
+contiguous floats) and every step runs register tiles over it (`dot`):
 
     out[r:r+R, j:j+8C] = a[r:r+R, :] @ panel   (R <= 6 rows, C <= 2 vectors of 8)
 
@@ -36,8 +36,6 @@ import llvmlite.ir as ir
 import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
-
-from .memory import aligned_empty
 
 VECTOR = 8                  # float32 lanes of an AVX register
 PANEL = 2 * VECTOR          # columns of a full panel; the last may be one VECTOR wide
@@ -88,50 +86,45 @@ def _emit_tile(builder, rows, vectors, K, a, lda, panel, out, ldo):
                     align=4)
 
 
-def _tile(rows, vectors):
-    """tile(K, a, lda, panel, out, ldo): `_emit_tile` as a Numba intrinsic; the pointers
-    arrive as integers (an array's .ctypes.data), the rest as int64."""
+@intrinsic
+def _tile(typingctx, rows, wide, K, a, lda, panel, out, ldo):
+    """_tile(rows, wide, K, a, lda, panel, out, ldo): one tile of `rows` (1..ROWS) rows, two
+    vectors wide when `wide`, else one; the pointers arrive as integers (an array's
+    .ctypes.data). Every shape's loop is emitted once, behind one switch on (rows, wide)."""
+    args = (rows, wide, K, a, lda, panel, out, ldo)
+    if not all(isinstance(t, (types.Integer, types.Boolean)) for t in args):
+        return None
+    sig = types.void(*args)
 
-    @intrinsic
-    def tile(typingctx, K, a, lda, panel, out, ldo):
-        if not all(isinstance(t, types.Integer) for t in (K, a, lda, panel, out, ldo)):
-            return None
-        sig = types.void(K, a, lda, panel, out, ldo)
+    def codegen(context, builder, signature, values):
+        r, w, n, pa, la, pp, po, lo = (context.cast(builder, v, t, types.int64)
+                                       for v, t in zip(values, signature.args))
+        ptr = _F32.as_pointer()
+        operands = (n, builder.inttoptr(pa, ptr), la, builder.inttoptr(pp, ptr), builder.inttoptr(po, ptr), lo)
+        after = builder.append_basic_block("tiles.after")
+        shape = builder.switch(builder.add(builder.mul(r, ir.Constant(_I64, 2)), w), after)
+        for n_rows in range(1, ROWS + 1):
+            for vectors in (1, 2):
+                block = builder.append_basic_block(f"tile.{n_rows}x{vectors}")
+                shape.add_case(ir.Constant(_I64, 2 * n_rows + vectors - 1), block)
+                builder.position_at_end(block)
+                _emit_tile(builder, n_rows, vectors, *operands)
+                builder.branch(after)
+        builder.position_at_end(after)
+        return context.get_dummy_value()
 
-        def codegen(context, builder, signature, args):
-            n, pa, la, pp, po, lo = (context.cast(builder, v, t, types.int64)
-                                     for v, t in zip(args, signature.args))
-            ptr = _F32.as_pointer()
-            _emit_tile(builder, rows, vectors, n, builder.inttoptr(pa, ptr), la, builder.inttoptr(pp, ptr),
-                       builder.inttoptr(po, ptr), lo)
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    return tile
-
-
-_a1, _b1, _c1, _d1, _e1, _f1 = (_tile(r, 1) for r in range(1, ROWS + 1))
-_a2, _b2, _c2, _d2, _e2, _f2 = (_tile(r, 2) for r in range(1, ROWS + 1))
-
-
-def pack(b):
-    """b (K, N) float32, N a multiple of 8 -> its panels, one flat 64-byte aligned array:
-    panel p holds columns 16p:16p+w (w = 16, or 8 for an odd last one) as K rows of w."""
-    K, N = b.shape
-    packed = aligned_empty((K * N,), np.float32)
-    pack_into(np.asarray(b, np.float32), packed)
-    return packed
+    return sig, codegen
 
 
 @njit(cache=True, error_model="numpy")
 def packed_or_none(b):
-    """pack(b) (K*N,) when b (K, N) can be multiplied by on the tiles (float32, N a
-    multiple of 8), else an empty array: the caller then uses BLAS."""
+    """b (K, N)'s panels (`pack_into`) in a flat (K*N,) array that starts on a cache line,
+    when the tiles can multiply by b (float32, N a multiple of 8); else an empty array,
+    and the caller uses BLAS."""
     K, N = b.shape
     if b.itemsize != 4 or N % VECTOR != 0 or K == 0:
         return np.empty(0, b.dtype)
-    block = np.empty(K * N + 16, b.dtype)           # started on a cache line, as `pack` does
+    block = np.empty(K * N + 16, b.dtype)
     start = (-block.ctypes.data % 64) // 4
     packed = block[start:start + K * N]
     pack_into(b, packed)
@@ -140,7 +133,8 @@ def packed_or_none(b):
 
 @njit(cache=True, error_model="numpy")
 def pack_into(b, packed):
-    """packed (K*N,) = b (K, N) in panels (see `pack`)."""
+    """packed (K*N,) = b (K, N) in panels: panel p holds columns 16p:16p+w (w = 16, or 8
+    for an odd last one) as K rows of w, one panel after another."""
     K, N = b.shape
     for j0 in range(0, N, PANEL):
         w = min(PANEL, N - j0)
@@ -150,40 +144,9 @@ def pack_into(b, packed):
                 packed[base + k * w + j] = b[k, j0 + j]
 
 
-@njit(inline="always", cache=True)
-def _run(rows, wide, K, pa, lda, pp, po, ldo):
-    """One tile of `rows` (1..ROWS) rows, two vectors wide or one."""
-    if wide:
-        if rows == 6:
-            _f2(K, pa, lda, pp, po, ldo)
-        elif rows == 5:
-            _e2(K, pa, lda, pp, po, ldo)
-        elif rows == 4:
-            _d2(K, pa, lda, pp, po, ldo)
-        elif rows == 3:
-            _c2(K, pa, lda, pp, po, ldo)
-        elif rows == 2:
-            _b2(K, pa, lda, pp, po, ldo)
-        else:
-            _a2(K, pa, lda, pp, po, ldo)
-    else:
-        if rows == 6:
-            _f1(K, pa, lda, pp, po, ldo)
-        elif rows == 5:
-            _e1(K, pa, lda, pp, po, ldo)
-        elif rows == 4:
-            _d1(K, pa, lda, pp, po, ldo)
-        elif rows == 3:
-            _c1(K, pa, lda, pp, po, ldo)
-        elif rows == 2:
-            _b1(K, pa, lda, pp, po, ldo)
-        else:
-            _a1(K, pa, lda, pp, po, ldo)
-
-
 @njit(cache=True, error_model="numpy")
 def dot(a, packed, out):
-    """out (M, N) = a (M, K) @ b (K, N), float32, with `packed` = pack(b).
+    """out (M, N) = a (M, K) @ b (K, N), float32, with `packed` = packed_or_none(b).
 
     a's and out's rows must each be contiguous (any row stride: a block of rows of a
     larger array will do). Panel by panel, so each panel (K x 16 floats: 4 KiB at
@@ -210,4 +173,4 @@ def dot(a, packed, out):
         wide = N - j0 >= PANEL
         panel = pp + 4 * j0 * K
         for r0 in range(0, M, ROWS):
-            _run(min(ROWS, M - r0), wide, K, pa + 4 * r0 * lda, lda, panel, po + 4 * (r0 * ldo + j0), ldo)
+            _tile(min(ROWS, M - r0), wide, K, pa + 4 * r0 * lda, lda, panel, po + 4 * (r0 * ldo + j0), ldo)

@@ -105,11 +105,14 @@ def _block(flat, R, u0, u1):
 
 
 @njit(**OPTIONS)
-def tile_blocks(flat, R, bounds, transposed):
+def tile_blocks(flat, R, bounds, transposed, B):
     """A packed (R, 4H) matrix with each part's block, or the block's transpose (4n, R),
-    in the tiles' panels (`tiles.pack`), at the block's own place in a flat array of
-    the same size; empty when the tiles cannot multiply by every block (not float32,
-    or a width that is not a multiple of tiles.VECTOR)."""
+    in the tiles' panels (`tiles.pack_into`), at the block's own place in a flat array of
+    the same size, for products of B rows by the blocks. Empty when those products stay
+    on BLAS: one row (B = 1), which BLAS's matrix-vector product does faster, or blocks
+    the tiles cannot multiply by (not float32, or a width not a multiple of tiles.VECTOR)."""
+    if B < 2:
+        return np.empty(0, flat.dtype)
     for p in range(bounds.shape[0] - 1):
         width = R if transposed else 4 * (bounds[p + 1] - bounds[p])
         if flat.itemsize != 4 or width % tiles.VECTOR != 0 or R == 0:
