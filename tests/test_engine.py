@@ -205,6 +205,26 @@ def test_parallel_paths_equal_serial_and_reference(monkeypatch, how, B, H, maske
         np.testing.assert_allclose(a, c, atol=1e-12)
 
 
+@pytest.mark.parametrize("how", ["rows", "batch", "units"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_no_output_gradient_is_zeros_on_every_path(monkeypatch, how, masked):
+    """dout None (a layer that returns only h_T) gives what a dout of zeros gives, on the
+    reference and on each way the kernels split the work."""
+    from lstmlab.engine import kernels
+    rng = np.random.default_rng(7)
+    B, T, H = 4, 6, 8
+    p = make(rng, B, T, 3, H)
+    kw = {"mask": rng.random((B, T)) > 0.3} if masked else {}
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1 if how != "rows" else 10**9)
+    monkeypatch.setattr(kernels, "UNITS_PER_PART", 1 if how == "units" else 10**9)
+    monkeypatch.setattr(kernels, "UNITS_PER_BATCH_ROW", 0)
+    dh, dc = rng.normal(size=(B, H)), rng.normal(size=(B, H))
+    for fwd, bwd in [(ref.forward, ref.backward), (engine.forward, engine.backward)]:
+        out, _, _, cache = fwd(p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"], **kw)
+        for a, b in zip(bwd(None, dh, dc, cache), bwd(np.zeros_like(out), dh, dc, cache)):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.skipif(numba.get_num_threads() != 2, reason="the plan below is for two threads")
 @pytest.mark.parametrize("B,H,want", [(1, 256, "units"), (8, 256, "units"), (32, 256, "batch"),
                                       (64, 256, "batch"), (32, 512, "units"), (64, 512, "batch"),

@@ -36,6 +36,8 @@ LSTM_FLAGS = [
     {"go_backwards": True, "return_sequences": True},
     {"use_bias": False},
     {"zero_output_for_mask": True, "return_sequences": True},
+    {"return_state": True},                     # the last output's gradient joins h_T's
+    {"zero_output_for_mask": True},
 ]
 
 

@@ -56,10 +56,11 @@ def _chunk_inputs(x, b0, b1):
     return ids[:0], vals[:0], xc, inline(xc)
 
 
-def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
+def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
     """Every step for batch rows b0:b1 (rows never interact, so threads split them).
 
-    x (T, B, D) time-major; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
+    Copies rows b0:b1 of the input xb (B, T, D) into x (T, B, D), time-major as the loop and
+    backward read it; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
     `out` (T, B, H) is filled only when masked; unmasked, the output is hs[1:].
     The products run on this thread: tiles over this call's packed U, or BLAS.
     """
@@ -67,6 +68,7 @@ def _forward_rows(x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ra
     H = U.shape[0]
     H4 = 4 * H
     n = b1 - b0
+    _time_major(xb, b0, b1, x)
     ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1)
     xw = np.empty((0 if in_loop else T * n, H4), x.dtype)
     if not in_loop:
@@ -129,12 +131,13 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     dz = np.empty((T, n, H4), x.dtype)              # pre-activation gradients of these rows
     dh_prev = np.empty((n, H), x.dtype)
     d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
+    no_dout = np.zeros(H, x.dtype)                  # out_t's gradient when dout has no steps
     ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1)
     if in_loop:                                     # dW summed row by row inside the loop
         dW[...] = 0.0
     UTp = tiles.packed_or_none(UT)                  # Uᵀ packed once for every step's tiles
     for t in range(T - 1, -1, -1):
-        _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz[t], ids, vals, xc,
+        _cells_backward(t, b0, dout, no_dout, dh, dc, d_repeat, gates, ac, cs, dz[t], ids, vals, xc,
                         dW if in_loop else dW[:0], mask, zero_output, act, ract)
         if UTp.shape[0] > 0:                        # (n, 4H) @ (4H, H)
             tiles.dot(dz[t], UTp, dh_prev)
@@ -159,16 +162,18 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
 
 
 @njit(**NO_REFS)
-def _cells_backward(t, b0, dout, dh, dc, d_repeat, gates, ac, cs, dz, ids, vals, xc, dW, mask, zero_output,
-                    act, ract):
+def _cells_backward(t, b0, dout, no_dout, dh, dc, d_repeat, gates, ac, cs, dz, ids, vals, xc, dW, mask,
+                    zero_output, act, ract):
     """Step t's gate gradients dz (n, 4H) for rows b0:b0+n; dc becomes d c_{t-1}; when dW
-    has rows, W's gradient is summed here from ids, vals (T*n,) or xc (T*n, D)."""
+    has rows, W's gradient is summed here from ids, vals (T*n,) or xc (T*n, D). dout (T, B, H),
+    or no steps: then out_t's gradient is no_dout (H,), zeros."""
     n, H4 = dz.shape
     H = H4 // 4
     for r in range(n):
         bb = b0 + r
         g, a, d, c_prev = gates[t, bb], ac[t, bb], dz[r], cs[t, bb]
-        dhr, dcr, doutr, drep = dh[bb], dc[bb], dout[t, bb], d_repeat[r]
+        dhr, dcr, drep = dh[bb], dc[bb], d_repeat[r]
+        doutr = dout[t, bb] if dout.shape[0] > 0 else no_dout
         if mask.shape[0] > 0 and mask[t, bb] == 0:  # state passed through untouched
             cell.skipped(doutr, drep, d, zero_output)
             continue
@@ -211,6 +216,14 @@ def _gather_rows(hs, b0, rmask, hp):
                     hpr[j] = hr[j] * mr[j]
             else:
                 copy(hp[t * n + r], hs[t, b0 + r])
+
+
+@njit(**NO_REFS)
+def _time_major(xb, b0, b1, x):
+    """x[:, b0:b1] = xb[b0:b1] transposed: batch rows b0:b1 of xb (B, T, D) into x (T, B, D)."""
+    for r in range(b0, b1):
+        for t in range(x.shape[0]):
+            copy(x[t, r], xb[r, t])
 
 
 @njit(**NO_REFS)
@@ -377,7 +390,6 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     act, ract = codes(activation, recurrent_activation, dt)
     B, T, D = x.shape
     H = U.shape[0]
-    xt = np.ascontiguousarray(x.transpose(1, 0, 2))           # (T, B, D)
     m = as_mask(mask, T, B)
     rm = _none(dt, 2) if rmask is None else np.ascontiguousarray(rmask, dt)
     hs = np.empty((T + 1, B, H), dt); hs[0] = h0
@@ -386,11 +398,14 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     ac = np.empty((T, B, H), dt)
     out = np.empty((T, B, H), dt) if m.size else _none(dt, 3)
     W, U, b = np.ascontiguousarray(W, dt), np.ascontiguousarray(U, dt), np.ascontiguousarray(b, dt)
-    args = (xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm)
     how, threads = _plan(B, H)
     if how == "units":
-        _forward_units(*args, threads)
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2))       # (T, B, D)
+        _forward_units(xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm, threads)
     else:                                         # "batch", or "rows": one share, on this thread
+        xt = np.empty((T, B, D), dt)                          # each share copies its rows of x into it
+        args = (np.ascontiguousarray(x), xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act,
+                ract, rm)
         threads_run(_forward_rows_c, [args + span for span in _row_ranges(B, threads)])
     cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
     seq = out if m.size else hs[1:]
@@ -400,11 +415,16 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
 def backward(dout, dh_T, dc_T, cache, inputs=True):
     """Gradients of (out (B, T, H), h_T, c_T) back to dx (B, T, D), dW, dU, db, dh0, dc0.
 
+    dout None: no gradient reaches the outputs but through h_T and c_T (a layer that
+    returns only its last output adds that output's gradient to dh_T: it is h_T).
     With `inputs` False, dx is None: its product is skipped.
     """
     T, B, D, H = cache.shape
     dt = cache.x.dtype
-    dout = np.ascontiguousarray(dout.transpose(1, 0, 2), dt)  # (T, B, H)
+    if dout is None:
+        dout = _none(dt, 3)
+    else:
+        dout = np.ascontiguousarray(dout.transpose(1, 0, 2), dt)  # (T, B, H)
     dh = np.array(dh_T, dtype=dt, order="C")                  # updated in place to d h_0
     dc = np.array(dc_T, dtype=dt, order="C")
     how, threads = _plan(B, H)
@@ -451,6 +471,8 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
     """backward's loop with each step cut in `parts` over the units; -> dx, dW, dU, db."""
     T, B, D, H = cache.shape
     dt = cache.x.dtype
+    if dout.shape[0] == 0:                                    # (small: the unit split's batches are)
+        dout = np.zeros((T, B, H), dt)
     bounds, perm = units.bounds(H, parts), units.permutation(H, parts)
     xc = cache.x.reshape(T * B, D)
     in_loop = inline(xc)                                      # dW summed row by row inside the loop

@@ -142,25 +142,24 @@ def one_hot(x, b0, ids, vals):
     """True when every row b0:b0+n of x (T, B, D) has exactly one non-zero; then ids, vals (T*n,)
     hold its column and value, row t*n + r for x[t, b0 + r]. False at the first row that has not.
 
-    The count, column and value are sums over the row with no branch, which vectorise; the
-    value is exact: every other term is zero.
+    The count and the column are integer sums over the row with no branch, which vectorise
+    (a float sum would not: the kernels do not let LLVM reorder float additions); the value
+    is then read at the column.
     """
     T, D = x.shape[0], x.shape[2]
     n = ids.shape[0] // T
     for t in range(T):
         for r in range(n):
             row = x[t, b0 + r]
-            count, col, value = 0, 0, 0.0
+            count, col = np.int32(0), np.int32(0)
             for d in range(D):
-                v = row[d]
-                nz = v != 0.0
+                nz = np.int32(row[d] != 0.0)
                 count += nz
-                col += d * nz
-                value += v
+                col += np.int32(d) * nz
             if count != 1:
                 return False
             ids[t * n + r] = col
-            vals[t * n + r] = value
+            vals[t * n + r] = row[col]
     return True
 
 

@@ -89,11 +89,14 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
 def backward(dout, dh_T, dc_T, cache, inputs=True):
     """Gradients of (out (B, T, H), h_T, c_T) back to dx (B, T, D), dW, dU, db, dh0, dc0.
 
+    dout None: no gradient reaches the outputs but through h_T and c_T.
     With `inputs` False, dx is None: its product is skipped.
     """
     T, B, D, H = cache.shape
     m = cache.mask.astype(bool)
     rmask = cache.rmask if cache.rmask.size else None
+    if dout is None:
+        dout = np.zeros((B, T, H), cache.x.dtype)
     dout = dout.transpose(1, 0, 2)                            # (T, B, H)
     dz = np.zeros((T, B, 4 * H), cache.x.dtype)               # pre-activation gradients
     dh, dc = dh_T.copy(), dc_T.copy()

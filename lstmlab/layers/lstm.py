@@ -254,15 +254,17 @@ class LSTM(Layer):
             dy, dh, dc = dy
         # The engine works time-major: a (T, B, H) array passed as its (B, T, H)
         # transpose reaches it without another copy.
-        if dy is not None and self.return_sequences:
-            dout = np.broadcast_to(dy, (B, T, H))     # checked here; the engine copies it
-        else:
-            dout_tm = np.zeros((T, B, H), dt)
-            if dy is not None:
-                dout_tm[T - 1] = dy
-            dout = dout_tm.transpose(1, 0, 2)
         dh = np.zeros((B, H), dt) if dh is None else dh
         dc = np.zeros((B, H), dt) if dc is None else dc
+        dout = None                                   # no gradient on the outputs but through h_T
+        if dy is not None and self.return_sequences:
+            dout = np.broadcast_to(dy, (B, T, H))     # checked here; the engine copies it
+        elif dy is not None and cache.engine.mask.size == 0:
+            dh = dh + np.broadcast_to(dy, (B, H))     # unmasked, the last output is h_T itself
+        elif dy is not None:                          # masked, it may repeat an earlier output
+            dout_tm = np.zeros((T, B, H), dt)
+            dout_tm[T - 1] = dy
+            dout = dout_tm.transpose(1, 0, 2)
         dx, dW, dU, db, dh0, dc0 = engine.backward(dout, dh, dc, cache.engine, inputs)
         dweights = [dW, dU, db] if self.use_bias else [dW, dU]
         if dx is None:

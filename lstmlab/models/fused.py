@@ -89,12 +89,12 @@ def fit(model, x, y, batch_size, epochs, shuffle, rng):
 
 
 @njit(inline="always", cache=True, error_model="numpy")
-def _put_sample(xt, r, x, i):
-    """Sample i of x (N, T, D) into column r of the time-major batch xt (T, n, D), value by
-    value (Numba's row assignment is 6x slower)."""
+def _put_sample(xb, r, x, i):
+    """Sample i of x (N, T, D) into row r of the batch xb (n, T, D), value by value (Numba's
+    row assignment is 6x slower)."""
     for s in range(x.shape[1]):
         for d in range(x.shape[2]):
-            xt[s, r, d] = x[i, s, d]
+            xb[r, s, d] = x[i, s, d]
 
 
 @njit(inline="always", cache=True, error_model="numpy")
@@ -156,18 +156,19 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
         batch = 0
         for lo in range(0, N, batch_size):
             nb = min(batch_size, N - lo)
-            xt = np.empty((T, nb, D), x.dtype)      # time-major, as the engine keeps it
+            xb = np.empty((nb, T, D), x.dtype)
+            xt = np.empty((T, nb, D), x.dtype)      # xb time-major, as the engine keeps it
             yb = np.empty((nb, O), x.dtype)
             for r in range(nb):
                 i = order[epoch, lo + r] if order.shape[0] > 0 else lo + r
-                _put_sample(xt, r, x, i)
+                _put_sample(xb, r, x, i)
                 for o in range(O):
                     yb[r, o] = y[i, o]
             hs = np.zeros((T + 1, nb, H), x.dtype)
             cs = np.zeros((T + 1, nb, H), x.dtype)
             gates = np.empty((T, nb, 4 * H), x.dtype)
             ac = np.empty((T, nb, H), x.dtype)
-            _forward_rows_c(xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract,
+            _forward_rows_c(xb, xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract,
                             no_rmask, first_row, nb)
             hT = np.ascontiguousarray(hs[T])
             dyp = product(hT, Wd)                   # the prediction, less its bias, for now
@@ -271,14 +272,15 @@ def _predict(x, W, U, b, act, ract, Wd, bd, head, batch_size, out):
     first_row, zero_output = _unmasked_rows()
     for lo in range(0, N, batch_size):
         nb = min(batch_size, N - lo)
-        xt = np.empty((T, nb, D), x.dtype)          # time-major, as the engine keeps it
+        xb = np.empty((nb, T, D), x.dtype)
+        xt = np.empty((T, nb, D), x.dtype)          # xb time-major, as the engine keeps it
         for r in range(nb):
-            _put_sample(xt, r, x, lo + r)
+            _put_sample(xb, r, x, lo + r)
         hs = np.zeros((T + 1, nb, H), x.dtype)
         cs = np.zeros((T + 1, nb, H), x.dtype)
         gates = np.empty((T, nb, 4 * H), x.dtype)
         ac = np.empty((T, nb, H), x.dtype)
-        _forward_rows_c(xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract, no_rmask,
+        _forward_rows_c(xb, xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract, no_rmask,
                         first_row, nb)
         if out.ndim == 2:
             _dense_into(hs[T], Wd, bd, head, out[lo:lo + nb])
