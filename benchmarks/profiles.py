@@ -463,6 +463,11 @@ def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe
     f.append(_process_threads())
     if probe:
         f += _thread_probe(bd, B, T, D, H)
+        try:
+            from .cores_probe import finding
+            f.append(finding())
+        except Exception as e:   # noqa: BLE001
+            f.append(f"Two threads side by side: not measured ({type(e).__name__}: {str(e)[:100]}).")
     if torch_step is not None:
         try:
             f.append(f"PyTorch's whole step for the same shapes: {fmt_seconds(_median(torch_step, 5))}.")

@@ -172,7 +172,9 @@ def markdown(ctx):
         "- Profiles (missed targets only) time lstmlab's own pieces one at a time, run cProfile, "
         "and for W4/W6 re-time engine.forward + backward in fresh processes under other thread "
         "settings (`benchmarks/threads_probe.py`): OpenBLAS and Numba fix their thread pools when "
-        "they load, and NUMBA_NUM_THREADS also sizes the pool that runs the engine's shares.\n")
+        "they load, and NUMBA_NUM_THREADS also sizes the pool that runs the engine's shares; "
+        "they also time a loop on registers and L1 on one thread and on two side by side "
+        "(`benchmarks/cores_probe.py`): how much arithmetic the second vCPU adds in those minutes.\n")
 
     L.append("## Results\n")
     L.append(md_table(COLUMNS, [row_cells(r, ctx.get("canary_base")) for r in results]))

@@ -46,3 +46,15 @@ def test_w2_runs_end_to_end_and_writes_the_report(tmp_path):
         assert heading in text
     assert "W2" in text and "≤ 50 µs per predict" in text
     assert "cProfile top 10" in text
+
+
+def test_cores_probe_times_one_thread_and_two_and_says_what_the_second_gives():
+    sys.path.insert(0, ROOT)
+    try:
+        from benchmarks import cores_probe
+        pairs = cores_probe.side_by_side(rounds=2)
+        text = cores_probe.finding(rounds=3)
+    finally:
+        sys.path.remove(ROOT)
+    assert len(pairs) == 2 and all(alone > 0 and both > 0 for alone, both in pairs)
+    assert text.startswith("Two threads side by side") and "3 rounds" in text and "arithmetic" in text
