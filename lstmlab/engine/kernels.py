@@ -471,7 +471,7 @@ def _backward_units(dout, dh, dc, cache, inputs, parts):
     """backward's loop with each step cut in `parts` over the units; -> dx, dW, dU, db."""
     T, B, D, H = cache.shape
     dt = cache.x.dtype
-    if dout.shape[0] == 0:                                    # (small: the unit split's batches are)
+    if dout.shape[0] == 0:                                    # zeros: few, at the unit split's batch sizes
         dout = np.zeros((T, B, H), dt)
     bounds, perm = units.bounds(H, parts), units.permutation(H, parts)
     xc = cache.x.reshape(T * B, D)
