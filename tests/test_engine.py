@@ -53,8 +53,10 @@ def test_numba_equals_reference(case):
         close(a, b)
     for name in ("hs", "cs", "gates", "ac"):
         close(getattr(fast[3], name), getattr(slow[3], name))
+    # A gradient sums terms that can be far larger than the sum (unbounded relu cells, weights
+    # of scale 4): summed in another order, it moved by 1.2e-12 of its scale in one example.
     for a, b in zip(engine.backward(dout, dh, dc, fast[3]), slow_grads):
-        close(a, b)
+        close(a, b, tol=1e-11)
 
 
 def close(a, b, tol=1e-12):
