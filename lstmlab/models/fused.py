@@ -272,10 +272,8 @@ def _predict(x, W, U, b, act, ract, Wd, bd, head, batch_size, out):
     first_row, zero_output = _unmasked_rows()
     for lo in range(0, N, batch_size):
         nb = min(batch_size, N - lo)
-        xb = np.empty((nb, T, D), x.dtype)
-        xt = np.empty((T, nb, D), x.dtype)          # xb time-major, as the engine keeps it
-        for r in range(nb):
-            _put_sample(xb, r, x, lo + r)
+        xb = x[lo:lo + nb]                          # the batch, copied time-major into xt by the loop
+        xt = np.empty((T, nb, D), x.dtype)
         hs = np.zeros((T + 1, nb, H), x.dtype)
         cs = np.zeros((T + 1, nb, H), x.dtype)
         gates = np.empty((T, nb, 4 * H), x.dtype)
