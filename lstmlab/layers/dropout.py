@@ -21,13 +21,17 @@ class Dropout(Layer):
         x = x if x.dtype.kind == "f" else self._prepare(x)
         if not training or self.rate == 0.0:
             return x, None
-        shape = x.shape
+        mask = self.draw_mask(x.shape, x.dtype)
+        return x * mask, mask
+
+    def draw_mask(self, shape, dtype):
+        """One training call's mask for an input of `shape`: 0 or 1/(1 - rate) at each entry,
+        of the noise shape (broadcasting against `shape`) when there is one."""
         if self.noise_shape is not None:   # Keras: None entries take the input's size
-            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+            shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
         rng = self._rng if self._rng is not None else config.rng()
         keep = 1.0 - self.rate
-        mask = ((rng.random(shape) < keep) / keep).astype(x.dtype)
-        return x * mask, mask
+        return ((rng.random(shape) < keep) / keep).astype(dtype)
 
     def backward(self, dy, mask):
         return Grads(dy if mask is None else dy * mask, [])

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from .. import config, losses, metrics as metrics_module, optimizers
-from . import fused
+from . import classifier_step, fused
 from .progress import ProgressBar
 
 
@@ -129,17 +129,21 @@ class Trainer:
         A non-finite loss skips the update. Otherwise the weights that gave the
         finite loss are first copied into `snapshot`: the last good weights.
         """
-        y_pred, caches = self.forward(x, training=True)
-        loss = float(self.loss(y, y_pred))
+        fused = classifier_step.train_step(self, x, y)        # a character model: no Python mid-step
+        if fused is not None:
+            loss, y_pred, grads = fused
+        else:
+            y_pred, caches = self.forward(x, training=True)
+            loss = float(self.loss(y, y_pred))
         if not np.isfinite(loss):
             return loss, y_pred
         if snapshot is not None:
             for w, s in zip(self.trainable_weights, snapshot):
                 np.copyto(s, w)
-        if self._fused_logits():
+        if fused is None and self._fused_logits():
             dz = self.loss.gradient_logits(y, caches[-1].z)
             grads = self.backward(dz, caches, from_logits=True)
-        else:
+        elif fused is None:
             grads = self.backward(self.loss.gradient(y, y_pred), caches)
         self.optimizer.apply(grads, self.trainable_weights)
         return loss, y_pred
