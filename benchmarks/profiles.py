@@ -358,31 +358,41 @@ def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe
     H = lstm.units
     bd = Breakdown()
     total = bd.add("step", "model.train_on_batch", lambda: model.train_on_batch(x, y), repeats=5)
+    # A character model's step runs forward, head and backward in each thread's one share
+    # (lstmlab/models/classifier_step.py); the general step's phases below are then for comparison.
+    from lstmlab.models import classifier_step
+    one_share = classifier_step.train_step(model, x, y) is not None
+    if one_share:
+        bd.add("share", "classifier_step.train_step: each thread's rows through forward, head and loss, "
+               "backward", lambda: classifier_step.train_step(model, x, y), level=1, repeats=5)
+    aside = "the general step's " if one_share else ""
     y_pred, caches = model.forward(x, training=True)
-    bd.add("fwd", "Sequential.forward(training=True)", lambda: model.forward(x, training=True),
-           level=1, repeats=5)
+    bd.add("fwd", f"{aside}Sequential.forward(training=True)", lambda: model.forward(x, training=True),
+           level=1 + one_share, repeats=5)
     W, U, b = lstm.get_weights()
     h0 = np.zeros((B, H), np.float32)
     bd.add("efwd", "engine.forward (LSTM)", lambda: engine.forward(x, W, U, b, h0, h0),
-           level=2, repeats=5)
+           level=2 + one_share, repeats=5)
     bd.add("dense", "Dense forward (+ softmax)", lambda: dense.forward(np.zeros((B, H), np.float32)),
-           level=2)
+           level=2 + one_share)
     fused = model._fused_logits()
     if fused:
-        bd.add("loss", "loss value + fused softmax-cross-entropy gradient",
-               lambda: (float(model.loss(y, y_pred)), model.loss.gradient_logits(y, caches[-1].z)), level=1)
+        bd.add("loss", f"{aside}loss value + fused softmax-cross-entropy gradient",
+               lambda: (float(model.loss(y, y_pred)), model.loss.gradient_logits(y, caches[-1].z)),
+               level=1 + one_share)
         dz = model.loss.gradient_logits(y, caches[-1].z)
     else:
         bd.add("loss", "loss value + gradient",
                lambda: (float(model.loss(y, y_pred)), model.loss.gradient(y, y_pred)), level=1)
         dz = model.loss.gradient(y, y_pred)
-    bd.add("bwd", "Sequential.backward", lambda: model.backward(dz, caches, from_logits=fused),
-           level=1, repeats=5)
+    bd.add("bwd", f"{aside}Sequential.backward", lambda: model.backward(dz, caches, from_logits=fused),
+           level=1 + one_share, repeats=5)
     _, _, _, cache = engine.forward(x, W, U, b, h0, h0)
     dout = np.zeros((B, T, H), np.float32)
     dout[:, -1] = np.random.default_rng(0).standard_normal((B, H)).astype(np.float32)
     bd.add("ebwd", "engine.backward (LSTM; the first layer: no input gradient)",
-           lambda: engine.backward(dout, h0, h0, cache, inputs=False), level=2, repeats=5)
+           lambda: engine.backward(dout, h0, h0, cache, inputs=False), level=2 + one_share,
+           repeats=5)
     grads = model.backward(dz, caches, from_logits=fused)
     params = model.trainable_weights
     bd.add("adam", "optimizer.apply (Adam)", lambda: model.optimizer.apply(grads, params), level=1)
@@ -390,7 +400,7 @@ def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe
     bd.add("checks", "train_on_batch's own checks and logs",
            lambda: (model._arrays(x, y), model._check_targets(x, y),
                     model._logs_for_batch(loss_value, y, y_pred, False)), level=1)
-    parts = [bd.get(k) for k in ("fwd", "loss", "bwd", "adam", "checks")]
+    parts = [bd.get(k) for k in (("share",) if one_share else ("fwd", "loss", "bwd")) + ("adam", "checks")]
     if total and all(v is not None for v in parts):
         rest = total - sum(parts)
         bd.add("other", "the rest: the phases above run slower inside the step than each timed alone",
