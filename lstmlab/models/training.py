@@ -128,10 +128,13 @@ class Trainer:
 
         A non-finite loss skips the update. Otherwise the weights that gave the
         finite loss are first copied into `snapshot`: the last good weights.
+        A character model (LSTM -> Dense(softmax), categorical cross-entropy)
+        takes `classifier_step`, which computes the same loss and gradients
+        with each thread running its rows' forward and backward in one go.
         """
-        fused = classifier_step.train_step(self, x, y)        # a character model: no Python mid-step
-        if fused is not None:
-            loss, y_pred, grads = fused
+        step = classifier_step.train_step(self, x, y)
+        if step is not None:
+            loss, y_pred, grads = step
         else:
             y_pred, caches = self.forward(x, training=True)
             loss = float(self.loss(y, y_pred))
@@ -140,13 +143,16 @@ class Trainer:
         if snapshot is not None:
             for w, s in zip(self.trainable_weights, snapshot):
                 np.copyto(s, w)
-        if fused is None and self._fused_logits():
-            dz = self.loss.gradient_logits(y, caches[-1].z)
-            grads = self.backward(dz, caches, from_logits=True)
-        elif fused is None:
-            grads = self.backward(self.loss.gradient(y, y_pred), caches)
+        if step is None:
+            grads = self._gradients(y, y_pred, caches)
         self.optimizer.apply(grads, self.trainable_weights)
         return loss, y_pred
+
+    def _gradients(self, y, y_pred, caches):
+        """Backward from the loss: through the fused softmax/sigmoid gradient when it applies."""
+        if self._fused_logits():
+            return self.backward(self.loss.gradient_logits(y, caches[-1].z), caches, from_logits=True)
+        return self.backward(self.loss.gradient(y, y_pred), caches)
 
     def train_on_batch(self, x, y, return_dict=False):
         """One gradient update on one batch; the batch's loss (and metrics)."""
