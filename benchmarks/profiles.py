@@ -368,7 +368,9 @@ def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe
     aside = "the general step's " if one_share else ""
     y_pred, caches = model.forward(x, training=True)
     bd.add("fwd", f"{aside}Sequential.forward(training=True)", lambda: model.forward(x, training=True),
-           level=1 + one_share, repeats=5)
+           level=1 + one_share, repeats=5,
+           note="not part of the step: the same work split as the general step splits it, for comparison"
+           if one_share else "")
     W, U, b = lstm.get_weights()
     h0 = np.zeros((B, H), np.float32)
     bd.add("efwd", "engine.forward (LSTM)", lambda: engine.forward(x, W, U, b, h0, h0),

@@ -18,6 +18,10 @@ its own rows and the caller adds up. The arithmetic is the general step's, in
 the same order but for the head's weight gradients and the loss, summed by
 rows in shares and then across shares; a test holds the two to rounding.
 
+Measured on that VM, a W4 step (B=64, T=100, one-hot V=60, LSTM(64)) ran
+1.17x faster than the general step (median of 16 pairs of fresh processes in
+turns, faster in 15).
+
 Anything else (masks, dropout inside the LSTM, a stateful or reversed LSTM,
 the unit split's small batches, other heads or losses) takes the general step.
 """
@@ -42,7 +46,9 @@ def layers_for(model):
         return None
     lstm, dense = layers[0], layers[-1]
     dropout = layers[1] if len(layers) == 3 else None
-    if type(lstm) is not LSTM or type(dense) is not Dense or (dropout is not None and type(dropout) is not Dropout):
+    if type(lstm) is not LSTM or type(dense) is not Dense:
+        return None
+    if dropout is not None and type(dropout) is not Dropout:
         return None
     if not (lstm.built and dense.built and lstm.trainable and dense.trainable):
         return None
@@ -97,7 +103,8 @@ def train_step(model, x, y):
     if not _add_shares(dW, dU, db, dWd, dbd, finite):
         check_finite(x, lstm.name)                            # raises, saying where
     loss = float(dt.type(sums.sum() / B))
-    grads = [dW[0], dU[0]] + ([db[0]] if lstm.use_bias else []) + [dWd[0]] + ([dbd[0]] if dense.use_bias else [])
+    grads = [dW[0], dU[0]] + ([db[0]] if lstm.use_bias else [])
+    grads += [dWd[0]] + ([dbd[0]] if dense.use_bias else [])
     return loss, p, grads
 
 
@@ -108,8 +115,9 @@ def _targets(loss, y, p):
     return np.ascontiguousarray(loss._targets(y_true, y_pred), p.dtype)
 
 
-# The engine loops' stand-ins for "no mask", "no output copy", "no dropout", "no dx": the
-# same arrays of the same types that `kernels.forward` and `kernels.backward` pass them.
+# "No mask", as `kernels.forward` and `kernels.backward` pass it to the loops; `_none` gives
+# their other stand-ins (no output copy, no recurrent dropout, no dout, no dx). The same
+# arrays of the same types: the loops run as compiled for the general step.
 _NO_MASK = as_mask(None, 0, 0)
 
 
@@ -133,9 +141,9 @@ def _share(forward, head, dc, UT, act, ract, dW, dU, db, dWd, dbd, sums, finite,
 
 @njit(cache=True, error_model="numpy")
 def _add_shares(dW, dU, db, dWd, dbd, finite):
-    """Each weight gradient's shares (along the first axis) added into its first; in one call,
-    as the Python of five NumPy sums right after the loops costs more than their arithmetic.
-    -> False, with nothing added, when a share found x not finite."""
+    """Each weight gradient's shares (along the first axis) added into its first, in place,
+    in the order NumPy's sum over that axis adds them. -> False, with nothing added, when a
+    share found x not finite."""
     for k in range(finite.shape[0]):
         if not finite[k]:
             return False
