@@ -4,6 +4,7 @@ import pytest
 
 from lstmlab import config, layers, losses, optimizers
 from lstmlab.models import Sequential, classifier_step
+from lstmlab.engine.kernels import scan_places
 from lstmlab.models.classifier_step import _finite_rows
 
 
@@ -172,13 +173,32 @@ def test_bad_values_raise_as_the_general_step_does():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_finite_rows_finds_every_nan_and_inf(dtype):
-    x = np.zeros((4, 3, 5), dtype)
-    assert _finite_rows(x, 0, 4)
+    """Read from x, or from the values the forward loop kept when the rows were one-hot."""
+    B, T, D = 4, 3, 5
+    x = np.zeros((B, T, D), dtype)
+    x[:, :, 1] = 1.0                                # one-hot rows
+    ids, vals, onehot = scan_places(T, B, dtype)
+    scanned = np.ones(T * B, dtype), np.array([4, 0, 0, 0])     # the loop found rows 0:4 one-hot
+    assert _finite_rows(x, vals, onehot, 0, 4) and _finite_rows(x, *scanned, 0, 4)
     for value in (np.nan, np.inf, -np.inf):
         for where in [(0, 0, 0), (2, 1, 3), (3, 2, 4)]:
             y = x.copy()
             y[where] = value
-            assert not _finite_rows(y, 0, 4)
-            assert _finite_rows(y, 0, where[0]) and _finite_rows(y, where[0] + 1, 4)
+            assert not _finite_rows(y, vals, onehot, 0, 4)
+            assert _finite_rows(y, vals, onehot, 0, where[0])
+            assert _finite_rows(y, vals, onehot, where[0] + 1, 4)
+        kept = np.ones(T * B, dtype)
+        kept[7] = value                             # one of the kept values: x itself is not read
+        assert not _finite_rows(x, kept, scanned[1], 0, 4)
     big = np.full((2, 2, 2), np.finfo(dtype).max, dtype)
-    assert _finite_rows(big, 0, 2)
+    assert _finite_rows(big, *scan_places(2, 2, dtype)[1:], 0, 2)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_one_hot_row_whose_one_value_is_not_finite_is_caught(value):
+    model = classifier(5, 6, 8, 6)
+    x, y = inputs(np.random.default_rng(0), 64, 5, 6, 6, True, "one-hot")
+    x[50, 2] = 0.0
+    x[50, 2, 4] = value                             # still one non-zero in its row
+    with pytest.raises(ValueError, match=r"received NaN or inf \(first at index \(50, 2, 4\)"):
+        classifier_step.train_step(model, x, y)

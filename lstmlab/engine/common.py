@@ -45,6 +45,13 @@ class Cache(NamedTuple):
     act: int             # activation code of g and of c (float32 kernels: 5 = fast tanh)
     ract: int            # activation code of i, f, o (float32 kernels: 6 = fast sigmoid)
     rmask: np.ndarray    # (B, H) recurrent-dropout mask on h_{t-1}; (0, 0) when none
+    # One-hot inputs as forward's loops found them, so that backward does not scan x again:
+    # ids, vals (T*B,) each row's column and value, a thread's rows b0:b1 at T*b0:T*b1 in
+    # the order its loop reads them; onehot (B,) int64 b1 - b0 at b0 when those rows were
+    # one-hot, else 0. Empty when forward did not keep them (the reference, the unit split).
+    ids: np.ndarray = np.zeros(0, np.int64)
+    vals: np.ndarray = np.zeros(0)
+    onehot: np.ndarray = np.zeros(0, np.int64)
 
     @property
     def shape(self):

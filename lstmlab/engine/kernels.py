@@ -40,27 +40,33 @@ PARALLEL_MIN_CELLS = 1024
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _chunk_inputs(x, b0, b1):
+def _chunk_inputs(x, b0, b1, ids_all, vals_all, onehot):
     """Batch rows b0:b1 of x (T, B, D) as the loops read them -> (ids, vals, xc, in_loop).
 
     One non-zero a row (one-hot, or one feature): its column and value, ids and vals (T*n,),
     and xc empty. Otherwise ids and vals empty and xc (T*n, D) the rows, contiguous. in_loop:
     x_t W is added (and W's gradient summed) row by row inside the time loop.
+    ids and vals are these rows' part of ids_all, vals_all (T*B,); onehot[b0] == b1 - b0 says
+    they hold them already: set by the first scan (forward's), read by the next (backward's),
+    which splits the rows the same way unless the number of threads changed in between.
     """
     T, B, D = x.shape
-    n = b1 - b0
-    ids, vals = np.empty(T * n, np.int64), np.empty(T * n, x.dtype)
-    if one_hot(x, b0, ids, vals):
+    ids, vals = ids_all[T * b0:T * b1], vals_all[T * b0:T * b1]
+    if onehot[b0] == b1 - b0 or one_hot(x, b0, ids, vals):
+        onehot[b0] = b1 - b0
         return ids, vals, np.empty((0, D), x.dtype), True
     xc = rows(x, b0, b1)
     return ids[:0], vals[:0], xc, inline(xc)
 
 
-def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, b0, b1):
+def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act, ract, rmask, ids, vals,
+                  onehot, b0, b1):
     """Every step for batch rows b0:b1 (rows never interact, so threads split them).
 
     Copies rows b0:b1 of the input xb (B, T, D) into x (T, B, D), time-major as the loop and
-    backward read it; fills hs, cs (T+1, B, H), gates (T, B, 4H), ac (T, B, H).
+    backward read it, and keeps one-hot rows' columns and values in ids, vals (T*B,) and
+    onehot (B,) (`_chunk_inputs`; onehot zeros on entry); fills hs, cs (T+1, B, H), gates
+    (T, B, 4H), ac (T, B, H).
     `out` (T, B, H) is filled only when masked; unmasked, the output is hs[1:].
     The products run on this thread: tiles over this call's packed U, or BLAS.
     """
@@ -69,7 +75,7 @@ def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act
     H4 = 4 * H
     n = b1 - b0
     _time_major(xb, b0, b1, x)
-    ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1)
+    ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1, ids, vals, onehot)
     xw = np.empty((0 if in_loop else T * n, H4), x.dtype)
     if not in_loop:
         project(xc, W, b, xw)                       # every step's input projection at once
@@ -117,8 +123,10 @@ def _cells_forward(t, b0, z, ids, vals, xc, xw, W, b, hs, cs, gates, ac, out, ma
 
 
 def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
-                   dW, dU, db, dx, b0, b1):
+                   ids, vals, onehot, dW, dU, db, dx, b0, b1):
     """The reverse time loop for batch rows b0:b1, then these rows' share of the weight gradients.
+
+    ids, vals, onehot: the one-hot rows forward found (`_chunk_inputs`), or onehot zeros.
 
     dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0.
     dW (D, 4H), dU (H, 4H), db (4H,) receive this chunk's sums; dx (T, B, D)
@@ -132,7 +140,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     dh_prev = np.empty((n, H), x.dtype)
     d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
     no_dout = np.zeros(H, x.dtype)                  # out_t's gradient when dout has no steps
-    ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1)
+    ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1, ids, vals, onehot)
     if in_loop:                                     # dW summed row by row inside the loop
         dW[...] = 0.0
     UTp = tiles.packed_or_none(UT)                  # Uᵀ packed once for every step's tiles
@@ -383,6 +391,12 @@ def codes(activation, recurrent_activation, dtype):
                 kernel_code(activation_code(recurrent_activation), dtype))
 
 
+def scan_places(T, B, dtype):
+    """Where the loops keep the one-hot rows they find (`_chunk_inputs`): ids, vals (T*B,)
+    and onehot (B,) zeros (nothing found yet)."""
+    return np.empty(T * B, np.int64), np.empty(T * B, dtype), np.zeros(B, np.int64)
+
+
 def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
             activation="tanh", recurrent_activation="sigmoid", rmask=None):
     """x (B, T, D) -> out (B, T, H), h_T (B, H), c_T (B, H), cache."""
@@ -402,12 +416,14 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
     if how == "units":
         xt = np.ascontiguousarray(x.transpose(1, 0, 2))       # (T, B, D)
         _forward_units(xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act, ract, rm, threads)
+        cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
     else:                                         # "batch", or "rows": one share, on this thread
         xt = np.empty((T, B, D), dt)                          # each share copies its rows of x into it
+        seen = scan_places(T, B, dt)
         args = (np.ascontiguousarray(x), xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act,
-                ract, rm)
+                ract, rm) + seen
         threads_run(_forward_rows_c, [args + span for span in _row_ranges(B, threads)])
-    cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
+        cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm, *seen)
     seq = out if m.size else hs[1:]
     return seq.transpose(1, 0, 2), hs[T], cs[T], cache
 
@@ -436,9 +452,10 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
     dU = np.empty((chunks, H, 4 * H), dt)
     db = np.empty((chunks, 4 * H), dt)
     dx = np.empty((T, B, D) if inputs else (0, 0, 0), dt)
+    seen = (cache.ids, cache.vals, cache.onehot) if cache.onehot.size else scan_places(T, B, dt)
     args = (dout, dh, dc, cache.x, np.ascontiguousarray(cache.W), cache.hs, cache.cs, cache.gates,
             cache.ac, np.ascontiguousarray(cache.U.T), cache.mask, cache.zero_output, cache.act,
-            cache.ract, cache.rmask)
+            cache.ract, cache.rmask) + seen
     # Each thread: its rows' reverse loop and its share of dW, dU, db (dW[k] for chunk k).
     threads_run(_backward_rows_c, [args + (dW[k], dU[k], db[k], dx, b0, b1)
                                    for k, (b0, b1) in enumerate(_row_ranges(B, chunks))])

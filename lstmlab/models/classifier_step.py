@@ -31,7 +31,7 @@ from numba import njit
 from .. import losses
 from ..engine.blas import dot
 from ..engine.common import as_mask
-from ..engine.kernels import _backward_rows_c, _forward_rows_c, _none, _plan, _row_ranges, codes
+from ..engine.kernels import _backward_rows_c, _forward_rows_c, _none, _plan, _row_ranges, codes, scan_places
 from ..engine.threads import run as threads_run
 from ..layers import LSTM, Dense, Dropout
 from ..layers.base import as_float_array, check_finite
@@ -87,7 +87,7 @@ def train_step(model, x, y):
     cs = np.empty((T + 1, B, H), dt); cs[0] = 0.0
     W, U = lstm.kernel, lstm.recurrent_kernel
     forward = (x, np.empty((T, B, D), dt), W, lstm.bias_or_zeros(), U, hs, cs,
-               np.empty((T, B, 4 * H), dt), np.empty((T, B, H), dt))
+               np.empty((T, B, 4 * H), dt), np.empty((T, B, H), dt), *scan_places(T, B, dt))
     dW = np.empty((chunks, D, 4 * H), dt)                     # each share's sums, added below
     dU = np.empty((chunks, H, 4 * H), dt)
     db = np.empty((chunks, 4 * H), dt)
@@ -123,20 +123,20 @@ _NO_MASK = as_mask(None, 0, 0)
 
 def _share(forward, head, dc, UT, act, ract, dW, dU, db, dWd, dbd, sums, finite, k, b0, b1):
     """Rows b0:b1 through forward, the head and backward; this share's sums into
-    dW, dU, db, dWd, dbd and sums[k]. Nothing is computed if these rows of x are not
-    finite (finite[k] stays False)."""
-    x, xt, W, b, U, hs, cs, gates, ac = forward
-    if not _finite_rows(x, b0, b1):
-        return
-    finite[k] = True
+    dW, dU, db, dWd, dbd and sums[k]. The head and backward are skipped if these rows
+    of x are not finite (finite[k] stays False)."""
+    x, xt, W, b, U, hs, cs, gates, ac, ids, vals, onehot = forward
     dt = x.dtype
     T = xt.shape[0]
     _forward_rows_c(x, xt, W, b, U, hs, cs, gates, ac, _none(dt, 3), _NO_MASK, False, act, ract,
-                    _none(dt, 2), b0, b1)
+                    _none(dt, 2), ids, vals, onehot, b0, b1)
+    if not _finite_rows(x, vals, onehot, b0, b1):
+        return
+    finite[k] = True
     dh = head[-1]
     sums[k] = _head_rows(hs[T], *head, dWd, dbd, b0, b1)
     _backward_rows_c(_none(dt, 3), dh, dc, xt, W, hs, cs, gates, ac, UT, _NO_MASK, False, act, ract,
-                     _none(dt, 2), dW, dU, db, _none(dt, 3), b0, b1)
+                     _none(dt, 2), ids, vals, onehot, dW, dU, db, _none(dt, 3), b0, b1)
 
 
 @njit(cache=True, error_model="numpy")
@@ -157,10 +157,13 @@ def _add_shares(dW, dU, db, dWd, dbd, finite):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _finite_rows(x, b0, b1):
-    """True when rows b0:b1 of x (B, T, D) hold no NaN or inf. v 0 is 0 for a finite v
-    and NaN otherwise; counting instead of returning early lets the loop vectorise."""
-    flat = x[b0:b1].reshape(-1)
+def _finite_rows(x, vals, onehot, b0, b1):
+    """True when rows b0:b1 of x (B, T, D) hold no NaN or inf. When the forward loop found
+    them one-hot (onehot[b0], `kernels._chunk_inputs`), each holds zeros and one value, kept
+    in vals (T*B,), and only those are read. v 0 is 0 for a finite v and NaN otherwise;
+    counting instead of returning early lets the loop vectorise."""
+    T = x.shape[1]
+    flat = vals[T * b0:T * b1] if onehot[b0] == b1 - b0 else x[b0:b1].reshape(-1)
     bad = 0
     for k in range(flat.shape[0]):
         v = flat[k] * 0.0

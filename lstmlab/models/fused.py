@@ -168,8 +168,9 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             cs = np.zeros((T + 1, nb, H), x.dtype)
             gates = np.empty((T, nb, 4 * H), x.dtype)
             ac = np.empty((T, nb, H), x.dtype)
+            ids, vals, onehot = np.empty(T * nb, np.int64), np.empty(T * nb, x.dtype), np.zeros(nb, np.int64)
             _forward_rows_c(xb, xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract,
-                            no_rmask, first_row, nb)
+                            no_rmask, ids, vals, onehot, first_row, nb)
             hT = np.ascontiguousarray(hs[T])
             dyp = product(hT, Wd)                   # the prediction, less its bias, for now
             # Keras's mean squared error and its gradient, in training.py's order of operations
@@ -197,7 +198,7 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             dc = np.zeros((nb, H), x.dtype)
             dout = np.zeros((T, nb, H), x.dtype)
             _backward_rows_c(dout, dh, dc, xt, W, hs, cs, gates, ac, UT, no_mask, zero_output, act, ract,
-                             no_rmask, dW, dU, db, no_dx, first_row, nb)
+                             no_rmask, ids, vals, onehot, dW, dU, db, no_dx, first_row, nb)
             step = x.dtype.type(iterations + steps + 1)
             alpha = lr * np.sqrt(one - b2 ** step) / (one - b1 ** step)
             _adam(W, dW, mW, vW, alpha, omb1, omb2, eps)
@@ -278,8 +279,9 @@ def _predict(x, W, U, b, act, ract, Wd, bd, head, batch_size, out):
         cs = np.zeros((T + 1, nb, H), x.dtype)
         gates = np.empty((T, nb, 4 * H), x.dtype)
         ac = np.empty((T, nb, H), x.dtype)
+        ids, vals, onehot = np.empty(T * nb, np.int64), np.empty(T * nb, x.dtype), np.zeros(nb, np.int64)
         _forward_rows_c(xb, xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract, no_rmask,
-                        first_row, nb)
+                        ids, vals, onehot, first_row, nb)
         if out.ndim == 2:
             _dense_into(hs[T], Wd, bd, head, out[lo:lo + nb])
         else:
