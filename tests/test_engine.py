@@ -376,3 +376,32 @@ def test_one_hot_inputs_take_the_sparse_path_and_agree(dtype, tol):
     z = np.zeros_like(fast[1])
     for a, b in zip(engine.backward(dout, z, z, fast[3]), ref.backward(dout.astype(np.float64), z, z, slow[3])):
         close(a, b, tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_backward_reuses_the_one_hot_rows_forward_found(dtype):
+    """forward keeps each row's column and value for backward; backward gives the same
+    gradients as from a cache without them (it scans x again), also when the threads split
+    the rows another way in between (then it must scan)."""
+    from lstmlab.engine import kernels
+    rng = np.random.default_rng(4)
+    B, T, D, H = 64, 5, 7, 16                        # B·H = 1024: the threads split the batch
+    p = make(rng, B, T, D, H, dtype=dtype)
+    x = (np.eye(D)[rng.integers(0, D, (B, T))] * rng.normal(size=(B, T, 1))).astype(dtype)
+    out, h, c, cache = kernels.forward(x, p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    assert cache.onehot.sum() == B and cache.ids.shape == (T * B,)
+    d = rng.normal(size=out.shape).astype(dtype)
+    z = np.zeros((B, H), dtype)
+    forgot = cache._replace(ids=np.zeros(0, np.int64), vals=np.zeros(0, dtype), onehot=np.zeros(0, np.int64))
+    for a, b in zip(kernels.backward(d, z, z, cache), kernels.backward(d, z, z, forgot)):
+        np.testing.assert_array_equal(a, b)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)                    # one share of 64 rows: forward kept two of 32
+        one = kernels.backward(d, z, z, cache)
+    finally:
+        numba.set_num_threads(threads)
+    slow = ref.backward(d.astype(np.float64), z, z, ref.forward(*(a.astype(np.float64) for a in (
+        x, p["W"], p["U"], p["b"], p["h0"], p["c0"])))[3])
+    for a, b in zip(one, slow):
+        close(a, b, 1e-11 if dtype == np.float64 else 2e-5)
