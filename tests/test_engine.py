@@ -382,7 +382,7 @@ def test_one_hot_inputs_take_the_sparse_path_and_agree(dtype, tol):
 def test_backward_reuses_the_one_hot_rows_forward_found(dtype):
     """forward keeps each row's column and value for backward; backward gives the same
     gradients as from a cache without them (it scans x again), also when the threads split
-    the rows another way in between (then it must scan)."""
+    the rows another way (then it scans, and leaves what forward kept as it was)."""
     from lstmlab.engine import kernels
     rng = np.random.default_rng(4)
     B, T, D, H = 64, 5, 7, 16                        # B·H = 1024: the threads split the batch
@@ -392,7 +392,7 @@ def test_backward_reuses_the_one_hot_rows_forward_found(dtype):
     assert cache.onehot.sum() == B and cache.ids.shape == (T * B,)
     d = rng.normal(size=out.shape).astype(dtype)
     z = np.zeros((B, H), dtype)
-    forgot = cache._replace(ids=np.zeros(0, np.int64), vals=np.zeros(0, dtype), onehot=np.zeros(0, np.int64))
+    forgot = cache._replace(spans=())                # as if forward had not kept them
     for a, b in zip(kernels.backward(d, z, z, cache), kernels.backward(d, z, z, forgot)):
         np.testing.assert_array_equal(a, b)
     threads = numba.get_num_threads()
@@ -401,6 +401,8 @@ def test_backward_reuses_the_one_hot_rows_forward_found(dtype):
         one = kernels.backward(d, z, z, cache)
     finally:
         numba.set_num_threads(threads)
+    for a, b in zip(kernels.backward(d, z, z, cache), kernels.backward(d, z, z, forgot)):
+        np.testing.assert_array_equal(a, b)         # what forward kept is still whole
     slow = ref.backward(d.astype(np.float64), z, z, ref.forward(*(a.astype(np.float64) for a in (
         x, p["W"], p["U"], p["b"], p["h0"], p["c0"])))[3])
     for a, b in zip(one, slow):

@@ -48,10 +48,12 @@ class Cache(NamedTuple):
     # One-hot inputs as forward's loops found them, so that backward does not scan x again:
     # ids, vals (T*B,) each row's column and value, a thread's rows b0:b1 at T*b0:T*b1 in
     # the order its loop reads them; onehot (B,) int64 b1 - b0 at b0 when those rows were
-    # one-hot, else 0. Empty when forward did not keep them (the reference, the unit split).
+    # one-hot, else 0; spans the (b0, b1) of forward's threads, which backward must share to
+    # use them. Empty when forward did not keep them (the reference, the unit split).
     ids: np.ndarray = np.zeros(0, np.int64)
     vals: np.ndarray = np.zeros(0)
     onehot: np.ndarray = np.zeros(0, np.int64)
+    spans: tuple = ()
 
     @property
     def shape(self):

@@ -47,8 +47,8 @@ def _chunk_inputs(x, b0, b1, ids_all, vals_all, onehot):
     and xc empty. Otherwise ids and vals empty and xc (T*n, D) the rows, contiguous. in_loop:
     x_t W is added (and W's gradient summed) row by row inside the time loop.
     ids and vals are these rows' part of ids_all, vals_all (T*B,); onehot[b0] == b1 - b0 says
-    they hold them already: set by the first scan (forward's), read by the next (backward's),
-    which splits the rows the same way unless the number of threads changed in between.
+    they hold them already: set by the first scan (forward's), read by the next (backward's,
+    which passes them only when its threads split the rows as forward's did).
     """
     T, B, D = x.shape
     ids, vals = ids_all[T * b0:T * b1], vals_all[T * b0:T * b1]
@@ -419,11 +419,11 @@ def forward(x, W, U, b, h0, c0, mask=None, zero_output=False,
         cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm)
     else:                                         # "batch", or "rows": one share, on this thread
         xt = np.empty((T, B, D), dt)                          # each share copies its rows of x into it
-        seen = scan_places(T, B, dt)
+        seen, spans = scan_places(T, B, dt), tuple(_row_ranges(B, threads))
         args = (np.ascontiguousarray(x), xt, W, b, U, hs, cs, gates, ac, out, m, bool(zero_output), act,
                 ract, rm) + seen
-        threads_run(_forward_rows_c, [args + span for span in _row_ranges(B, threads)])
-        cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm, *seen)
+        threads_run(_forward_rows_c, [args + span for span in spans])
+        cache = Cache(xt, W, U, hs, cs, gates, ac, m, bool(zero_output), act, ract, rm, *seen, spans)
     seq = out if m.size else hs[1:]
     return seq.transpose(1, 0, 2), hs[T], cs[T], cache
 
@@ -452,13 +452,16 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
     dU = np.empty((chunks, H, 4 * H), dt)
     db = np.empty((chunks, 4 * H), dt)
     dx = np.empty((T, B, D) if inputs else (0, 0, 0), dt)
-    seen = (cache.ids, cache.vals, cache.onehot) if cache.onehot.size else scan_places(T, B, dt)
+    spans = tuple(_row_ranges(B, chunks))
+    # forward's one-hot rows, when its threads split the rows as these will (else fresh places,
+    # which the loops fill by scanning x: a scan of other spans would overwrite what is kept).
+    seen = (cache.ids, cache.vals, cache.onehot) if cache.spans == spans else scan_places(T, B, dt)
     args = (dout, dh, dc, cache.x, np.ascontiguousarray(cache.W), cache.hs, cache.cs, cache.gates,
             cache.ac, np.ascontiguousarray(cache.U.T), cache.mask, cache.zero_output, cache.act,
             cache.ract, cache.rmask) + seen
     # Each thread: its rows' reverse loop and its share of dW, dU, db (dW[k] for chunk k).
     threads_run(_backward_rows_c, [args + (dW[k], dU[k], db[k], dx, b0, b1)
-                                   for k, (b0, b1) in enumerate(_row_ranges(B, chunks))])
+                                   for k, (b0, b1) in enumerate(spans)])
     dx = dx.transpose(1, 0, 2) if inputs else None
     return dx, dW.sum(axis=0), dU.sum(axis=0), db.sum(axis=0), dh, dc
 
