@@ -391,9 +391,10 @@ def codes(activation, recurrent_activation, dtype):
                 kernel_code(activation_code(recurrent_activation), dtype))
 
 
+@njit(cache=True)
 def scan_places(T, B, dtype):
     """Where the loops keep the one-hot rows they find (`_chunk_inputs`): ids, vals (T*B,)
-    and onehot (B,) zeros (nothing found yet)."""
+    and onehot (B,) zeros (nothing found yet). Compiled, for fused.py's loops too."""
     return np.empty(T * B, np.int64), np.empty(T * B, dtype), np.zeros(B, np.int64)
 
 

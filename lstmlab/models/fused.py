@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from ..engine.blas import product
-from ..engine.kernels import _backward_rows_c, _forward_rows_c, _plan, codes
+from ..engine.kernels import _backward_rows_c, _forward_rows_c, _plan, codes, scan_places
 from ..layers import LSTM, Dense, Dropout
 from ..state import _DENSE_CODES, _dense_into
 from ..losses import MeanSquaredError
@@ -168,7 +168,7 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             cs = np.zeros((T + 1, nb, H), x.dtype)
             gates = np.empty((T, nb, 4 * H), x.dtype)
             ac = np.empty((T, nb, H), x.dtype)
-            ids, vals, onehot = np.empty(T * nb, np.int64), np.empty(T * nb, x.dtype), np.zeros(nb, np.int64)
+            ids, vals, onehot = scan_places(T, nb, x.dtype)
             _forward_rows_c(xb, xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract,
                             no_rmask, ids, vals, onehot, first_row, nb)
             hT = np.ascontiguousarray(hs[T])
@@ -279,7 +279,7 @@ def _predict(x, W, U, b, act, ract, Wd, bd, head, batch_size, out):
         cs = np.zeros((T + 1, nb, H), x.dtype)
         gates = np.empty((T, nb, 4 * H), x.dtype)
         ac = np.empty((T, nb, H), x.dtype)
-        ids, vals, onehot = np.empty(T * nb, np.int64), np.empty(T * nb, x.dtype), np.zeros(nb, np.int64)
+        ids, vals, onehot = scan_places(T, nb, x.dtype)
         _forward_rows_c(xb, xt, W, b, U, hs, cs, gates, ac, no_out, no_mask, zero_output, act, ract, no_rmask,
                         ids, vals, onehot, first_row, nb)
         if out.ndim == 2:
