@@ -35,6 +35,9 @@ from ..engine.kernels import _backward_rows_c, _forward_rows_c, _none, _plan, _r
 from ..engine.threads import run as threads_run
 from ..layers import LSTM, Dense, Dropout
 from ..layers.base import as_float_array, check_finite
+from ..state import _DENSE_CODES, _dense_into
+
+SOFTMAX = _DENSE_CODES["softmax"]
 
 _LOSSES = (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy)
 
@@ -190,20 +193,11 @@ def _head_rows(hT, keep, Wd, WdT, bd, t, lo, hi, p, dh, dWd, dbd, b0, b1):
     for r in range(n):
         for j in range(H):
             xin[r, j] = hT[b0 + r, j] * keep[b0 + r, j] if keep.shape[0] > 0 else hT[b0 + r, j]
-    dz = np.empty((n, V), hT.dtype)                 # the logits, then their gradient
-    dot(xin, Wd, dz)
+    _dense_into(xin, Wd, bd, SOFTMAX, p[b0:b1])    # the probabilities, as `predict`'s head
+    dz = np.empty((n, V), hT.dtype)                 # the logits' gradient
     total = 0.0
     for r in range(n):
         z, pr, tr = dz[r], p[b0 + r], t[b0 + r]
-        for k in range(V):
-            z[k] += bd[k]
-        top = z.max()                               # activations.softmax: exp(z - max) / sum
-        s = hT.dtype.type(0.0)
-        for k in range(V):
-            pr[k] = np.exp(z[k] - top)
-            s += pr[k]
-        for k in range(V):
-            pr[k] /= s
         sp, st = pr.sum(), tr.sum()
         for k in range(V):                          # -sum t log q, q = p / sum(p) clipped
             if tr[k] != 0.0:                        # 0 log q is 0: q >= lo > 0
