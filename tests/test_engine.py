@@ -407,3 +407,33 @@ def test_backward_reuses_the_one_hot_rows_forward_found(dtype):
         x, p["W"], p["U"], p["b"], p["h0"], p["c0"])))[3])
     for a, b in zip(one, slow):
         close(a, b, 1e-11 if dtype == np.float64 else 2e-5)
+
+
+@pytest.mark.parametrize("how", ["rows", "batch"])
+@pytest.mark.parametrize("inputs", ["narrow", "wide", "one-hot"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_weight_gradients_taken_in_blocks_of_steps_equal_the_reference(monkeypatch, how, inputs, masked):
+    """Backward adds dU, db and (for wide inputs) dW block by block of steps, and makes dx block by
+    block: with several blocks and a short last one, the reference's numbers."""
+    from lstmlab.engine import kernels
+    rng = np.random.default_rng(11)
+    B, T, H = 6, 61, 8
+    D = 3 if inputs == "narrow" else 12
+    p = make(rng, B, T, D, H)
+    if inputs == "one-hot":
+        p["x"] = np.eye(D)[rng.integers(0, D, (B, T))]
+    kw = {}
+    if masked:
+        kw = {"mask": rng.random((B, T)) > 0.3, "rmask": (rng.random((B, H)) > 0.3) / 0.7}
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1 if how == "batch" else 10**9)
+    monkeypatch.setattr(kernels, "UNITS_PER_PART", 10**9)
+    chunks = kernels._plan(B, H)[1]
+    n = B // chunks
+    steps = kernels.GRAD_BLOCK_ROWS // n                  # per block: 21 (rows) or 42 (batch, 2 threads)
+    assert H * 4 * H * 8 <= kernels.GRAD_BLOCK_MAX_BYTES and 1 < steps < T and T % steps != 0
+    args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    fast, slow = engine.forward(*args, **kw), ref.forward(*args, **kw)
+    d = rng.normal(size=fast[0].shape)
+    dh, dc = rng.normal(size=fast[1].shape), rng.normal(size=fast[2].shape)
+    for a, b in zip(engine.backward(d, dh, dc, fast[3]), ref.backward(d, dh, dc, slow[3])):
+        close(a, b)

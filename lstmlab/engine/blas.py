@@ -139,22 +139,36 @@ def dot(a, b, out):
     or any); it only reads their shapes, strides and addresses, and `_dot`, which
     does the work on those integers, is compiled once.
     """
+    _product(a, b, out, 0.0)
+
+
+@njit(**OPTIONS)
+def dot_add(a, b, out):
+    """out (M, N) += a (M, K) @ b (K, N): `dot` that adds to what out holds (BLAS's beta = 1),
+    for sums of products taken block by block."""
+    _product(a, b, out, 1.0)
+
+
+@njit(inline="always", **OPTIONS)
+def _product(a, b, out, beta):
+    """out = a @ b + beta out, beta 0 or 1, for `dot` and `dot_add`."""
     M, K = a.shape
     N = b.shape[1]
     if b.shape[0] != K or out.shape[0] != M or out.shape[1] != N:
         raise ValueError("dot: the shapes of a (M, K), b (K, N) and out (M, N) do not match")
     if K == 0:
-        for r in range(M):
-            for k in range(N):
-                out[r, k] = 0.0
+        if beta == 0.0:
+            for r in range(M):
+                for k in range(N):
+                    out[r, k] = 0.0
         return
     _dot(M, N, K, out.itemsize, a.ctypes.data, a.strides[0], a.strides[1], b.ctypes.data, b.strides[0],
-         b.strides[1], out.ctypes.data, out.strides[0], out.strides[1])
+         b.strides[1], out.ctypes.data, out.strides[0], out.strides[1], beta)
 
 
 @njit(**OPTIONS)
-def _dot(M, N, K, item, pa, a0, a1, pb, b0, b1, po, o0, o1):
-    """`dot` on its operands' addresses and strides (in bytes), K > 0."""
+def _dot(M, N, K, item, pa, a0, a1, pb, b0, b1, po, o0, o1, beta):
+    """`dot` (beta 0) or `dot_add` (beta 1) on the operands' addresses and strides (in bytes), K > 0."""
     if M == 0 or N == 0:
         return
     sa, lda = _storage(M, K, a0, a1, item)
@@ -167,32 +181,32 @@ def _dot(M, N, K, item, pa, a0, a1, pb, b0, b1, po, o0, o1):
     if M == 1:          # out's row (N,) = b^T (a's row): b (K, N) transposed, in its own order
         inc_a = a1 // item if K > 1 else 1
         inc_o = o1 // item if N > 1 else 1
-        _gemv(item, sb, TRANS, K, N, pb, ldb, pa, inc_a, po, inc_o)
+        _gemv(item, sb, TRANS, K, N, pb, ldb, pa, inc_a, beta, po, inc_o)
     elif N == 1:        # out's column (M,) = a (M, K) (b's column)
         inc_b = b0 // item if K > 1 else 1
-        _gemv(item, sa, NO_TRANS, M, K, pa, lda, pb, inc_b, po, o0 // item)
+        _gemv(item, sa, NO_TRANS, M, K, pa, lda, pb, inc_b, beta, po, o0 // item)
     else:               # out's order is the call's; an operand stored the other way is transposed
         ta = NO_TRANS if sa == so else TRANS
         tb = NO_TRANS if sb == so else TRANS
         whole = M - M % GEMM_ROWS
         if whole > 0:
             if item == 4:
-                _sgemm(so, ta, tb, whole, N, K, 1.0, pa, lda, pb, ldb, 0.0, po, ldo)
+                _sgemm(so, ta, tb, whole, N, K, 1.0, pa, lda, pb, ldb, beta, po, ldo)
             else:
-                _dgemm(so, ta, tb, whole, N, K, 1.0, pa, lda, pb, ldb, 0.0, po, ldo)
+                _dgemm(so, ta, tb, whole, N, K, 1.0, pa, lda, pb, ldb, beta, po, ldo)
         inc_a = a1 // item if K > 1 else 1
         inc_o = o1 // item
         for r in range(whole, M):                   # the rows left over: one gemv each
-            _gemv(item, sb, TRANS, K, N, pb, ldb, pa + r * a0, inc_a, po + r * o0, inc_o)
+            _gemv(item, sb, TRANS, K, N, pb, ldb, pa + r * a0, inc_a, beta, po + r * o0, inc_o)
 
 
 @njit(inline="always", **OPTIONS)
-def _gemv(item, order, trans, m, n, pa, lda, px, incx, py, incy):
-    """y = op(A) x for an m x n matrix A stored in `order`, at the float type of `item` bytes."""
+def _gemv(item, order, trans, m, n, pa, lda, px, incx, beta, py, incy):
+    """y = op(A) x + beta y for an m x n matrix A stored in `order`, at the float type of `item` bytes."""
     if item == 4:
-        _sgemv(order, trans, m, n, 1.0, pa, lda, px, incx, 0.0, py, incy)
+        _sgemv(order, trans, m, n, 1.0, pa, lda, px, incx, beta, py, incy)
     else:
-        _dgemv(order, trans, m, n, 1.0, pa, lda, px, incx, 0.0, py, incy)
+        _dgemv(order, trans, m, n, 1.0, pa, lda, px, incx, beta, py, incy)
 
 
 @njit(**OPTIONS)

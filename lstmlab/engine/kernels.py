@@ -26,17 +26,24 @@ import numpy as np
 from numba import njit
 
 from . import cell, memory, tiles, units  # noqa: F401  (freed memory reused)
-from .blas import dot, product
+from .blas import dot, dot_add, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
-from .projection import (add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot, project,
-                         project_back, rows)
+from .projection import (add_back, add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot,
+                         project, rows)
 from .split_step import partial_products, sum_parts
 from .threads import run as threads_run
 
 # Below this many (batch x unit) cells per step a thread launch costs more
 # than it saves; the serial compilation of the same loop is used instead.
 PARALLEL_MIN_CELLS = 1024
+
+# Backward takes its weight gradients in blocks of steps, GRAD_BLOCK_ROWS rows of dz
+# (steps x batch rows) each, while the block's dz is still in the cache, as long as
+# dU (H, 4H), which each block adds into, is no larger than GRAD_BLOCK_MAX_BYTES (in a
+# core's L2 cache). Larger, it is one product over all T steps after the loop.
+GRAD_BLOCK_ROWS = 128
+GRAD_BLOCK_MAX_BYTES = 256 * 1024
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -136,37 +143,41 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     H = UT.shape[1]
     H4 = 4 * H
     n = b1 - b0
-    dz = np.empty((T, n, H4), x.dtype)              # pre-activation gradients of these rows
+    S = T if dU.size * dU.itemsize > GRAD_BLOCK_MAX_BYTES else GRAD_BLOCK_ROWS // max(n, 1)
+    S = max(1, min(T, S))                           # steps per block of the weight gradients
+    dz = np.empty((S, n, H4), x.dtype)              # pre-activation gradients of one block's steps
+    hp = np.empty((S * n, H), x.dtype)              # their h_{t-1} as multiplied by U (after dropout)
     dh_prev = np.empty((n, H), x.dtype)
     d_repeat = np.zeros((n, H), x.dtype)            # reaches out_t via later masked repeats
     no_dout = np.zeros(H, x.dtype)                  # out_t's gradient when dout has no steps
     ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1, ids, vals, onehot)
-    if in_loop:                                     # dW summed row by row inside the loop
-        dW[...] = 0.0
+    dW[...] = 0.0                                   # summed row by row in the loop, or block by block
+    dU[...] = 0.0
+    db[...] = 0.0
     UTp = tiles.packed_or_none(UT)                  # Uᵀ packed once for every step's tiles
-    for t in range(T - 1, -1, -1):
-        _cells_backward(t, b0, dout, no_dout, dh, dc, d_repeat, gates, ac, cs, dz[t], ids, vals, xc,
-                        dW if in_loop else dW[:0], mask, zero_output, act, ract)
-        if UTp.shape[0] > 0:                        # (n, 4H) @ (4H, H)
-            tiles.dot(dz[t], UTp, dh_prev)
-        else:
-            dot(dz[t], UT, dh_prev)
-        _take_dh_rows(t, b0, dh_prev, dh, mask, rmask)
-    # Weight gradients: large products over all T*n rows at once instead of T small ones.
-    dzf = dz.reshape(T * n, H4)
-    hp = np.empty((T * n, H), x.dtype)              # h_{t-1} as multiplied by U (after dropout)
-    _gather_rows(hs[:T], b0, rmask, hp)
-    if not in_loop:
-        project_back(xc, dzf, dW)
-    dot(hp.T, dzf, dU)
-    for k in range(H4):
-        db[k] = 0.0
-    for i in range(T * n):
-        for k in range(H4):
-            db[k] += dzf[i, k]
-    if dx.shape[0] > 0:
-        dxc = product(dzf, W.T)                     # (T*n, D)
-        _scatter_rows(dxc, b0, dx)
+    for t1 in range(T, 0, -S):                      # blocks of steps t0:t1, last first
+        t0 = max(0, t1 - S)
+        for t in range(t1 - 1, t0 - 1, -1):
+            d = dz[t - t0]
+            _cells_backward(t, b0, dout, no_dout, dh, dc, d_repeat, gates, ac, cs, d, ids, vals, xc,
+                            dW if in_loop else dW[:0], mask, zero_output, act, ract)
+            if UTp.shape[0] > 0:                    # (n, 4H) @ (4H, H)
+                tiles.dot(d, UTp, dh_prev)
+            else:
+                dot(d, UT, dh_prev)
+            _take_dh_rows(t, b0, dh_prev, dh, mask, rmask)
+        # The block's weight gradients while its dz is still in cache: one product of
+        # (t1 - t0) * n rows each, rather than T small ones or one over all T*n rows
+        # whose dz has gone to memory by the time the loop ends.
+        m = (t1 - t0) * n
+        dzb = dz[:t1 - t0].reshape(m, H4)
+        _gather_rows(hs[t0:t1], b0, rmask, hp[:m])
+        dot_add(hp[:m].T, dzb, dU)
+        _sum_rows(dzb, db)
+        if not in_loop:
+            add_back(xc[t0 * n:t1 * n], dzb, dW)
+        if dx.shape[0] > 0:
+            _scatter_rows(product(dzb, W.T), b0, dx[t0:t1])     # (m, D)
 
 
 @njit(**NO_REFS)
@@ -224,6 +235,15 @@ def _gather_rows(hs, b0, rmask, hp):
                     hpr[j] = hr[j] * mr[j]
             else:
                 copy(hp[t * n + r], hs[t, b0 + r])
+
+
+@njit(**NO_REFS)
+def _sum_rows(a, total):
+    """total (K,) += the sum of a (N, K)'s rows."""
+    for i in range(a.shape[0]):
+        ai = a[i]
+        for k in range(total.shape[0]):
+            total[k] += ai[k]
 
 
 @njit(**NO_REFS)
