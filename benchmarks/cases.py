@@ -20,6 +20,7 @@ class Case:
     repeats: int = 7
     number: Optional[int] = None  # calls per sample; None: chosen so a sample lasts >= 20 ms
     warmup: int = 1
+    primed: bool = False          # one untimed call right before each sample (see timing.sample)
     scale: float = 1.0            # seconds per call x scale = the figure reported
     unit: str = "per call"
     flops: Optional[float] = None # per reported unit, for GFLOP/s
@@ -71,7 +72,8 @@ def run_case(case, log=print):
         setup_s = time.perf_counter() - t0
         before = canary()
         with Monitor() as m:
-            timing = measure(fn, repeats=case.repeats, warmup=case.warmup, number=case.number)
+            timing = measure(fn, repeats=case.repeats, warmup=case.warmup, number=case.number,
+                             primed=case.primed)
         after = canary()
         return Result(case, timing.scaled(case.scale), setup_s=setup_s, others=m.others,
                       canary_s=(before + after) / 2)

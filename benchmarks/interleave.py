@@ -67,7 +67,7 @@ def serve(cases, side, env_changes, inp=sys.stdin, out=sys.stdout):
                 reply(ok=True, **_prepare(case, built, i))
             elif op == "sample":
                 fn, number = built[i]
-                reply(ok=True, t=sample(fn, number))
+                reply(ok=True, t=sample(fn, number, case.primed))
             else:
                 reply(ok=False, error=f"unknown command {op!r}")
         except Exception as e:   # noqa: BLE001 - one broken row must not sink the run

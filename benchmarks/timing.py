@@ -68,11 +68,19 @@ def warm_up(fn, warmup=1, number=None, min_time=0.02):
     return first, number
 
 
-def sample(fn, number):
-    """Seconds per call over `number` calls of `fn`, the garbage collector off meanwhile."""
+def sample(fn, number, primed=False):
+    """Seconds per call over `number` calls of `fn`, the garbage collector off meanwhile.
+
+    primed: one untimed call first, so that the timed calls follow a call as they do in a
+    loop of them (a training loop's steps), not a pause. Between samples the parent lets
+    the machine idle (interleave.SWITCH_PAUSE), and after 20-40 ms of idle this VM's second
+    vCPU wakes late: a W4 step at 64 units on two threads took 10-60% longer than back to
+    back, PyTorch's step about as long."""
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
+        if primed:
+            fn()
         t0 = time.perf_counter()
         for _ in range(number):
             fn()
@@ -82,14 +90,14 @@ def sample(fn, number):
             gc.enable()
 
 
-def measure(fn, repeats=7, warmup=1, number=None, min_time=0.02):
+def measure(fn, repeats=7, warmup=1, number=None, min_time=0.02, primed=False):
     """Time `fn()`: first call, then median of `repeats` samples of `number` calls each."""
     first, number = warm_up(fn, warmup, number, min_time)
     gc_was_on = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
-        samples = [sample(fn, number) for _ in range(max(repeats, 1))]
+        samples = [sample(fn, number, primed) for _ in range(max(repeats, 1))]
     finally:
         if gc_was_on:
             gc.enable()
