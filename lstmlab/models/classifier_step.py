@@ -100,7 +100,8 @@ def train_step(model, x, y):
     finite = np.zeros(chunks, np.bool_)
     head = (keep, dense.kernel, np.ascontiguousarray(dense.kernel.T), dense.bias_or_zeros(), t,
             dt.type(losses.EPSILON), dt.type(1.0 - losses.EPSILON), p, np.empty((B, H), dt))
-    threads_run(_share, [(forward, head, np.zeros((B, H), dt), np.ascontiguousarray(U.T), act, ract,
+    UT = np.ascontiguousarray(U.T)                            # (4H, H), for backward's products
+    threads_run(_share, [(forward, head, np.zeros((B, H), dt), UT, act, ract,
                           dW[k], dU[k], db[k], dWd[k], dbd[k], sums, finite, k, b0, b1)
                          for k, (b0, b1) in enumerate(_row_ranges(B, chunks))])
     if not _add_shares(dW, dU, db, dWd, dbd, finite):
