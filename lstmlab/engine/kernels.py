@@ -6,7 +6,9 @@ inputs, projected for every timestep at once by BLAS for wide ones), and one
 fused pointwise pass (`cell.py`) that applies the four gates, updates c and h,
 and keeps the post-activation gates for backward. Backward walks time in
 reverse, taking every derivative from those saved outputs, and leaves the
-weight gradients to large products after the loop.
+weight gradients to a few large products: one per block of steps, while the
+block's gate gradients are still in the cache (`GRAD_BLOCK_ROWS`), or one after
+the loop when U is too large for that to pay.
 
 Threads never split time. Mostly they split the batch: each thread runs the
 whole time loop for its rows (`_forward_rows`, `_backward_rows`, side by side
