@@ -417,7 +417,7 @@ def test_weight_gradients_taken_in_blocks_of_steps_equal_the_reference(monkeypat
     block: with several blocks and a short last one, the reference's numbers."""
     from lstmlab.engine import kernels
     rng = np.random.default_rng(11)
-    B, T, H = 6, 61, 8
+    B, T, H = 6, 400, 16                                  # dz of every step: more than a core's L2
     D = 3 if inputs == "narrow" else 12
     p = make(rng, B, T, D, H)
     if inputs == "one-hot":
@@ -427,13 +427,21 @@ def test_weight_gradients_taken_in_blocks_of_steps_equal_the_reference(monkeypat
         kw = {"mask": rng.random((B, T)) > 0.3, "rmask": (rng.random((B, H)) > 0.3) / 0.7}
     monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1 if how == "batch" else 10**9)
     monkeypatch.setattr(kernels, "UNITS_PER_PART", 10**9)
-    chunks = kernels._plan(B, H)[1]
-    n = B // chunks
-    steps = kernels.GRAD_BLOCK_ROWS // n                  # per block: 21 (rows) or 42 (batch, 2 threads)
-    assert H * 4 * H * 8 <= kernels.GRAD_BLOCK_MAX_BYTES and 1 < steps < T and T % steps != 0
+    n = B // kernels._plan(B, H)[1]
+    steps = kernels._grad_block_steps(T, n, H, 8)         # per block: 21 (rows) or 42 (batch, 2 threads)
+    assert 1 < steps < T and T % steps != 0
     args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
     fast, slow = engine.forward(*args, **kw), ref.forward(*args, **kw)
     d = rng.normal(size=fast[0].shape)
     dh, dc = rng.normal(size=fast[1].shape), rng.normal(size=fast[2].shape)
     for a, b in zip(engine.backward(d, dh, dc, fast[3]), ref.backward(d, dh, dc, slow[3])):
         close(a, b)
+
+
+def test_backward_takes_blocks_only_where_they_pay():
+    """Blocks while dz would leave a core's L2 and dU would stay in it; else one product."""
+    from lstmlab.engine import kernels
+    assert kernels._grad_block_steps(100, 32, 64, 4) == 4      # W4 at 64 units: 3.2 MiB of dz a thread
+    assert kernels._grad_block_steps(100, 32, 256, 4) == 100   # W4 at 256 units: dU 1 MiB
+    assert kernels._grad_block_steps(30, 16, 50, 4) == 30      # a forecaster's batch: dz 375 KiB
+    assert kernels._grad_block_steps(100, 300, 64, 4) == 1     # a block is at least one step
