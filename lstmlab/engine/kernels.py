@@ -46,7 +46,7 @@ PARALLEL_MIN_CELLS = 1024
 # and dU (H, 4H), which every block reads and writes, would (at most GRAD_DU_MAX_BYTES).
 # Otherwise it is one product over all T steps after the loop. Measured on a 2-core
 # Zen 3 VM (512 KiB of L2 a core): a W4 step at 64 units (dz 3.2 MiB a thread, dU
-# 64 KiB) 2-7% faster in blocks of 4 steps; at 256 and 512 units (dU 1 and 4 MiB)
+# 64 KiB) 2-10% faster in blocks of 4 steps; at 256 and 512 units (dU 1 and 4 MiB)
 # 2-6% slower; at B=32, T=30, H=50 (dz 375 KiB a thread), backward 15% slower.
 GRAD_BLOCK_BYTES = 128 * 1024
 GRAD_WHOLE_MAX_BYTES = 512 * 1024
