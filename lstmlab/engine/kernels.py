@@ -31,8 +31,7 @@ from . import cell, memory, tiles, units  # noqa: F401  (freed memory reused)
 from .blas import dot, dot_add, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
-from .projection import (add_back, add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot,
-                         project, rows)
+from .projection import add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot, project, rows
 from .split_step import partial_products, sum_parts
 from .threads import run as threads_run
 
@@ -180,8 +179,8 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
         _gather_rows(hs[t0:t1], b0, rmask, hp[:m])
         dot_add(hp[:m].T, dzb, dU)
         _sum_rows(dzb, db)
-        if not in_loop:
-            add_back(xc[t0 * n:t1 * n], dzb, dW)
+        if not in_loop:                             # dense and wide: what `inline` found
+            dot_add(xc[t0 * n:t1 * n].T, dzb, dW)
         if dx.shape[0] > 0:
             _scatter_rows(product(dzb, W.T), b0, dx[t0:t1])     # (m, D)
 

@@ -13,7 +13,7 @@ at once by BLAS before the loop (`project`) and after it (`project_back`).
 import numpy as np
 from numba import njit
 
-from .blas import dot, dot_add
+from .blas import dot
 from .pointwise import FASTMATH, NO_REFS
 
 SPARSE_INPUT_SHARE = 0.25
@@ -85,17 +85,11 @@ def project(xc, W, b, xw):
 @njit(**OPTIONS)
 def project_back(xc, dz, dW):
     """dW (D, K) = xc (N, D)ᵀ dz (N, K), skipping the zeros of a sparse xc."""
-    dW[...] = 0.0
-    add_back(xc, dz, dW)
-
-
-@njit(**OPTIONS)
-def add_back(xc, dz, dW):
-    """dW (D, K) += xc (N, D)ᵀ dz (N, K): `project_back` that adds, for sums taken block by block."""
     if not sparse(xc):
-        dot_add(xc.T, dz, dW)
+        dot(xc.T, dz, dW)
         return
     N, D = xc.shape
+    dW[...] = 0.0
     for i in range(N):
         for d in range(D):
             v = xc[i, d]

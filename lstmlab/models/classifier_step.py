@@ -31,7 +31,8 @@ from numba import njit
 from .. import losses
 from ..engine.blas import dot
 from ..engine.common import as_mask
-from ..engine.kernels import _backward_rows_c, _forward_rows_c, _none, _plan, _row_ranges, codes, scan_places
+from ..engine.kernels import (_backward_rows_c, _forward_rows_c, _none, _plan, _row_ranges, _sum_rows, codes,
+                               scan_places)
 from ..engine.threads import run as threads_run
 from ..layers import LSTM, Dense, Dropout
 from ..layers.base import as_float_array, check_finite
@@ -101,7 +102,8 @@ def train_step(model, x, y):
     head = (keep, dense.kernel, np.ascontiguousarray(dense.kernel.T), dense.bias_or_zeros(), t,
             dt.type(losses.EPSILON), dt.type(1.0 - losses.EPSILON), p, np.empty((B, H), dt))
     UT = np.ascontiguousarray(U.T)                            # (4H, H), for backward's products
-    threads_run(_share, [(forward, head, np.zeros((B, H), dt), UT, act, ract,
+    dc = np.zeros((B, H), dt)                                 # d c_T; each share updates its rows
+    threads_run(_share, [(forward, head, dc, UT, act, ract,
                           dW[k], dU[k], db[k], dWd[k], dbd[k], sums, finite, k, b0, b1)
                          for k, (b0, b1) in enumerate(_row_ranges(B, chunks))])
     if not _add_shares(dW, dU, db, dWd, dbd, finite):
@@ -205,11 +207,8 @@ def _head_rows(hT, keep, Wd, WdT, bd, t, lo, hi, p, dh, dWd, dbd, b0, b1):
                 total -= tr[k] * np.log(min(max(pr[k] / sp, lo), hi))
             z[k] = (pr[k] * st - tr[k]) / rows
     dot(xin.T, dz, dWd)
-    for k in range(V):
-        dbd[k] = 0.0
-    for r in range(n):
-        for k in range(V):
-            dbd[k] += dz[r, k]
+    dbd[...] = 0.0
+    _sum_rows(dz, dbd)
     dhr = dh[b0:b1]
     dot(dz, WdT, dhr)
     if keep.shape[0] > 0:
