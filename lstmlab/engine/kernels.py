@@ -31,7 +31,8 @@ from . import cell, memory, tiles, units  # noqa: F401  (freed memory reused)
 from .blas import dot, dot_add, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
-from .projection import add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot, project, rows
+from .projection import (add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot, project, rows,
+                         sum_rows)
 from .split_step import partial_products, sum_parts
 from .threads import run as threads_run
 
@@ -178,7 +179,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
         dzb = dz[:t1 - t0].reshape(m, H4)
         _gather_rows(hs[t0:t1], b0, rmask, hp[:m])
         dot_add(hp[:m].T, dzb, dU)
-        _sum_rows(dzb, db)
+        sum_rows(dzb, db)
         if not in_loop:                             # dense and wide: what `inline` found
             dot_add(xc[t0 * n:t1 * n].T, dzb, dW)
         if dx.shape[0] > 0:
@@ -249,15 +250,6 @@ def _gather_rows(hs, b0, rmask, hp):
                     hpr[j] = hr[j] * mr[j]
             else:
                 copy(hp[t * n + r], hs[t, b0 + r])
-
-
-@njit(**NO_REFS)
-def _sum_rows(a, total):
-    """total (K,) += the sum of a (N, K)'s rows."""
-    for i in range(a.shape[0]):
-        ai = a[i]
-        for k in range(total.shape[0]):
-            total[k] += ai[k]
 
 
 @njit(**NO_REFS)

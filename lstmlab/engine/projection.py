@@ -30,6 +30,15 @@ def copy(dst, src):
         dst[j] = src[j]
 
 
+@njit(**NO_REFS)
+def sum_rows(a, total):
+    """total (K,) += the sum of a (N, K)'s rows: a bias's gradient from its rows of dz."""
+    for i in range(a.shape[0]):
+        ai = a[i]
+        for k in range(total.shape[0]):
+            total[k] += ai[k]
+
+
 @njit(**OPTIONS)
 def rows(x, b0, b1):
     """x (T, B, D) -> its rows b0:b1 as one contiguous (T*n, D) block."""

@@ -39,7 +39,7 @@ from . import cell, tiles
 from .atomics import fetch_add, load, pause
 from .blas import dot
 from .pointwise import FASTMATH, NO_REFS
-from .projection import add_input, add_outer, copy, project, project_back
+from .projection import add_input, add_outer, copy, project, project_back, sum_rows
 
 OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 
@@ -364,17 +364,8 @@ def weight_grads(p, xc, hprev, dzq, Wq, bounds, dW_done, dWq, dUq, dbq, dxq):
     if not dW_done:
         project_back(xc, dz, _block(dWq, D, u0, u1))
     dot(hprev.T, dz, _block(dUq, H, u0, u1))
-    _column_sums(dz, dbq[4 * u0:4 * u1])
+    db = dbq[4 * u0:4 * u1]
+    db[:] = 0.0
+    sum_rows(dz, db)
     if dxq.shape[0] > 0:
         dot(dz, _block(Wq, D, u0, u1).T, dxq[p])
-
-
-@njit(**NO_REFS)
-def _column_sums(A, sums):
-    """sums (K,) = A (N, K) summed over its rows."""
-    for k in range(sums.shape[0]):
-        sums[k] = 0.0
-    for i in range(A.shape[0]):
-        row = A[i]
-        for k in range(sums.shape[0]):
-            sums[k] += row[k]

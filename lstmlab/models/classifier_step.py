@@ -31,8 +31,8 @@ from numba import njit
 from .. import losses
 from ..engine.blas import dot
 from ..engine.common import as_mask
-from ..engine.kernels import (_backward_rows_c, _forward_rows_c, _none, _plan, _row_ranges, _sum_rows, codes,
-                               scan_places)
+from ..engine.kernels import _backward_rows_c, _forward_rows_c, _none, _plan, _row_ranges, codes, scan_places
+from ..engine.projection import sum_rows
 from ..engine.threads import run as threads_run
 from ..layers import LSTM, Dense, Dropout
 from ..layers.base import as_float_array, check_finite
@@ -208,7 +208,7 @@ def _head_rows(hT, keep, Wd, WdT, bd, t, lo, hi, p, dh, dWd, dbd, b0, b1):
             z[k] = (pr[k] * st - tr[k]) / rows
     dot(xin.T, dz, dWd)
     dbd[...] = 0.0
-    _sum_rows(dz, dbd)
+    sum_rows(dz, dbd)
     dhr = dh[b0:b1]
     dot(dz, WdT, dhr)
     if keep.shape[0] > 0:

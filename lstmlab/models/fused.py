@@ -25,7 +25,8 @@ import numpy as np
 from numba import njit
 
 from ..engine.blas import product
-from ..engine.kernels import _backward_rows_c, _forward_rows_c, _plan, _sum_rows, codes, scan_places
+from ..engine.kernels import _backward_rows_c, _forward_rows_c, _plan, codes, scan_places
+from ..engine.projection import sum_rows
 from ..layers import LSTM, Dense, Dropout
 from ..state import _DENSE_CODES, _dense_into
 from ..losses import MeanSquaredError
@@ -191,7 +192,7 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             _copy_all(good, (W, U, b, Wd, bd))
             dWd = product(hT.T, dyp)
             dbd = np.zeros(O, x.dtype)
-            _sum_rows(dyp, dbd)
+            sum_rows(dyp, dbd)
             dh = product(dyp, Wd.T)
             dc = np.zeros((nb, H), x.dtype)
             dout = np.zeros((T, nb, H), x.dtype)
