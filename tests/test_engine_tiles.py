@@ -7,8 +7,9 @@ from lstmlab import engine
 from lstmlab.engine import reference as ref
 from lstmlab.engine import tiles
 
-# Every tile height (1-6 rows, and full tiles with rows left over), full 16-column
-# panels and an 8-column last panel, K from 1 up; the LSTM's own shapes at 64 units.
+# Every tile height (1-6 rows, and rows cut in several blocks: 7 = 3 + 4, 13 = 4 + 4 + 5),
+# full 16-column panels and an 8-column last panel, K from 1 up; the LSTM's own shapes at
+# 64 units.
 SHAPES = [(1, 1, 8), (2, 3, 16), (5, 7, 24), (6, 1, 40), (7, 64, 256), (13, 10, 8), (32, 64, 256),
           (32, 256, 64), (17, 33, 72)]
 
@@ -25,6 +26,20 @@ def test_dot_equals_numpy(M, K, N):
     out = np.full((M, N), np.nan, np.float32)
     tiles.dot(a, tiles.packed_or_none(b), out)
     np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=_tol(K), atol=_tol(K))
+
+
+@pytest.mark.parametrize("M", [7, 13, 32, 64])
+def test_a_rows_product_does_not_depend_on_the_rows_around_it(M):
+    # How the rows are cut in blocks changes with M; each output still sums its own
+    # row's products in the same order, so a share of the batch gets the same bits.
+    rng = np.random.default_rng(M)
+    a = rng.standard_normal((M, 64)).astype(np.float32)
+    packed = tiles.packed_or_none(rng.standard_normal((64, 256)).astype(np.float32))
+    out, row = np.empty((M, 256), np.float32), np.empty((1, 256), np.float32)
+    tiles.dot(a, packed, out)
+    for r in range(M):
+        tiles.dot(a[r:r + 1], packed, row)
+        np.testing.assert_array_equal(out[r], row[0])
 
 
 def test_dot_reads_and_writes_row_blocks_of_wider_arrays():
