@@ -157,7 +157,10 @@ class _ElementwiseLoss(Loss):
                 "output units to match the targets.")
 
     def _value(self, y_true, y_pred):
-        return np.mean(self._elementwise(y_true, y_pred))
+        # A diverging model's loss overflows to inf, which training reports with a fix
+        # (Model._check_loss); as in Keras, no NumPy warning comes first.
+        with np.errstate(over="ignore"):
+            return np.mean(self._elementwise(y_true, y_pred))
 
     def _grad(self, y_true, y_pred):
         return self._elementwise_grad(y_true, y_pred) / y_pred.dtype.type(

@@ -223,6 +223,7 @@ def test_unknown_names_list_the_valid_ones(kw, pattern):
         Sequential([layers.Dense(1)]).compile(**kw)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")   # the clear error, with no warning first
 def test_nan_loss_stops_with_epoch_and_batch_and_keeps_good_weights():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(8, 4, 2)), rng.normal(size=(8, 1))
