@@ -313,8 +313,6 @@ class Trainer:
         layer, None for zeros. With `return_state`, also returns the final
         LSTMState of every LSTM layer: `y, states = model.predict(x, return_state=True)`.
         """
-        from ..layers.lstm import LSTMState
-
         x = _as_array(x, "x")
         batch_size = self._batch_size(batch_size, len(x), "predict")
         lstms = self.lstm_layers
@@ -343,6 +341,7 @@ class Trainer:
         y = np.ascontiguousarray(outs[0]) if len(outs) == 1 else np.concatenate(outs, axis=0)
         if not return_state:
             return y
+        from ..layers.lstm import LSTMState
         states = [LSTMState(np.concatenate([f[k][0] for f in finals]), np.concatenate([f[k][1] for f in finals]))
                   for k in range(len(lstms))]
         return y, states
