@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import lstmlab
+from numba.core import caching
+
 from lstmlab.engine import cache, kernels
 from lstmlab.models import fused
 
@@ -30,6 +32,7 @@ def test_lstmlab_functions_are_stamped_and_others_keep_numbas_locators(tmp_path,
     for f in (kernels._forward_rows_c, kernels.step_into, fused._fit):
         assert isinstance(f._cache._impl._locator, cache._PackageStamped), f
         assert f._cache._impl._locator.get_source_stamp() == cache.package_stamp()
+        assert isinstance(f._cache._cache_file, cache._KeyedCacheFile), f
     (tmp_path / "user_module.py").write_text(
         "from numba import njit\n\n@njit(cache=True)\ndef inc(x):\n    return x + 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -62,3 +65,34 @@ def test_an_edit_to_a_callee_file_recompiles_the_cached_callers(tmp_path):
         f.write("\n# an edit\n")
     assert misses() == 1                            # another file changed: compiled again
     assert misses() == 0
+
+
+def test_an_entry_whose_file_holds_another_signatures_code_compiles_again(tmp_path):
+    """Two processes that compile different signatures of one function at the same time can
+    both name their data file 1 (Numba takes the first number its index does not use) and
+    leave the index with one's key and the file with the other's code. Numba alone loads
+    that code under the wrong key; lstmlab's entries carry their key and do not."""
+    stamp = cache.package_stamp()
+    a = cache._KeyedCacheFile(str(tmp_path), "f-1.py311", stamp)     # process A
+    b = cache._KeyedCacheFile(str(tmp_path), "f-1.py311", stamp)     # process B, same function
+    a.save("float32 key", "float32 code")
+    name = a._load_index()["float32 key"]
+    b._save_index({"float64 key": name})            # B's index, written over A's, names A's file
+    assert b.load("float64 key") is None            # not A's code: B's signature compiles again
+    assert a.load("float32 key") is None            # and A's, whose entry B's index dropped
+    b.save("float64 key", "float64 code")
+    assert b.load("float64 key") == "float64 code"
+
+    plain = cache._KeyedCacheFile.__mro__[1]         # Numba's IndexDataCacheFile
+    numba_a, numba_b = (plain(str(tmp_path), "g-1.py311", stamp) for _ in range(2))
+    numba_a.save("float32 key", "float32 code")
+    numba_b._save_index({"float64 key": numba_a._load_index()["float32 key"]})
+    assert numba_b.load("float64 key") == "float32 code"   # what Numba's own files would run
+
+
+def test_other_functions_cache_files_are_numbas_own(tmp_path):
+    assert caching.IndexDataCacheFile is cache._KeyedCacheFile
+    plain = cache._KeyedCacheFile.__mro__[1]
+    ours = cache._KeyedCacheFile(str(tmp_path), "h-1.py311", (1700000000.0, 120))   # Numba's (mtime, size)
+    ours.save("key", "code")
+    assert plain(str(tmp_path), "h-1.py311", (1700000000.0, 120)).load("key") == "code"

@@ -9,6 +9,18 @@ cache=True is stamped instead with the contents of all of the package's files
 that use Numba, so that an edit to any of them makes every cached kernel
 compile again. An installed release is not affected: its files change
 together. Functions outside lstmlab keep Numba's own locators.
+
+Each lstmlab entry also keeps its key (the signature and the machine) next to
+its code, checked when it loads (`_KeyedCacheFile`). Numba's index says which
+data file holds which key, but the file itself does not say: it names a new
+entry's file after the first number its index does not use, and writes the
+index and the file one after the other, so processes that compile the same
+function at the same time can leave an index whose key names a file that
+another process filled with another signature's code, and every later process
+would load that code and run it. (After lstmlab processes had run side by side
+on this tree, scan_places, which returns arrays, once failed in every test with
+"NRT_adapt_ndarray_to_python: 'descr' is NULL" until the cache was deleted.)
+Here an entry whose file holds another key's code compiles again.
 """
 import functools
 import hashlib
@@ -47,6 +59,30 @@ class _PackageStamped:
         return super().from_function(py_func, py_file)
 
 
+# Marks an entry saved with its key: (KEYED, key, data).
+KEYED = "lstmlab-keyed-entry"
+
+
+class _KeyedCacheFile(getattr(caching, "IndexDataCacheFile", object)):   # object: install() declines
+    """Numba's index and data files; for lstmlab's functions (stamped with `package_stamp`)
+    each entry is saved as (KEYED, key, data) and loads only under its own key. Other
+    functions' entries are saved and loaded exactly as Numba does."""
+
+    def _ours(self):
+        return self._source_stamp == package_stamp()
+
+    def save(self, key, data):
+        super().save(key, (KEYED, key, data) if self._ours() else data)
+
+    def load(self, key):
+        found = super().load(key)
+        if found is None or not self._ours():
+            return found
+        if type(found) is tuple and len(found) == 3 and found[0] == KEYED and found[1] == key:
+            return found[2]
+        return None                                 # another entry's code: compile again
+
+
 # Numba's own choices, in its order: NUMBA_CACHE_DIR when set, the file's __pycache__,
 # then a folder in the user's cache when __pycache__ cannot be written.
 LOCATORS = [type(f"PackageStamped{base.__name__}", (_PackageStamped, base), {})
@@ -55,18 +91,22 @@ LOCATORS = [type(f"PackageStamped{base.__name__}", (_PackageStamped, base), {})
 
 
 def install():
-    """Put lstmlab's locators ahead of Numba's; True when Numba's cache has the hook to do it.
+    """Put lstmlab's locators ahead of Numba's, and `_KeyedCacheFile` in place of its cache
+    file class; True when Numba's cache has the hooks to do it.
 
     Must run before any lstmlab function is compiled with cache=True: Numba picks a
-    function's locator when it is decorated.
+    function's locator and makes its cache file when it is decorated.
     """
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)  # renamed in 0.6x
     classes = getattr(impl, "_locator_classes", None)
-    if not isinstance(classes, list):
+    files = getattr(caching, "IndexDataCacheFile", None)
+    if not isinstance(classes, list) or not isinstance(files, type):
         return False
     for cls in reversed(LOCATORS):
         if cls not in classes:
             classes.insert(0, cls)
+    if not issubclass(files, _KeyedCacheFile):
+        caching.IndexDataCacheFile = _KeyedCacheFile  # Cache.__init__ makes its file from this name
     return True
 
 
