@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import lstmlab
 from numba.core import caching
 
+import lstmlab
 from lstmlab.engine import cache, kernels
 from lstmlab.models import fused
 

@@ -17,9 +17,10 @@ entry's file after the first number its index does not use, and writes the
 index and the file one after the other, so processes that compile the same
 function at the same time can leave an index whose key names a file that
 another process filled with another signature's code, and every later process
-would load that code and run it. (After lstmlab processes had run side by side
-on this tree, scan_places, which returns arrays, once failed in every test with
-"NRT_adapt_ndarray_to_python: 'descr' is NULL" until the cache was deleted.)
+would load that code and run it. (In a development checkout where lstmlab
+processes had run side by side, scan_places, which returns arrays, once failed
+in every test with "NRT_adapt_ndarray_to_python: 'descr' is NULL" until the
+cache was deleted.)
 Here an entry whose file holds another key's code compiles again.
 """
 import functools

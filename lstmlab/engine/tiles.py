@@ -16,12 +16,12 @@ loop: each k loads C vectors of the panel and broadcasts R values of `a`, one
 fused multiply-add each. 6 x 2 needs 12 accumulators, 2 panel vectors and a
 broadcast: 15 of AVX2's 16 registers. The rows are cut in blocks of as even a
 height as 6 allows (32 rows: 5+5+6+5+5+6, not 6+6+6+6+6+2): a 2-row tile keeps
-only 4 multiply-adds in flight, too few to hide their latency. Measured on the
-VM below, in turns in one process: (32, 64) @ (64, 256) 3-5% faster, (32, 256)
-@ (256, 64) 0-2%; a W4 step at 64 units 0.96-0.98x the time (the two versions
-side by side in one process, 40 steps each, twice: faster in 25 and 26). Each
-output sums its own row's products in the same order whatever the blocks, so
-the cut changes no result.
+only 4 independent multiply-adds in flight, likely too few to hide their
+latency. Measured on the VM below, in turns in one process: (32, 64) @ (64, 256)
+3-5% faster, (32, 256) @ (256, 64) 0-2%; a W4 step at 64 units 0.96-0.98x the
+time (the two versions side by side in one process, 40 steps each, twice:
+faster in 25 and 26). Each output sums its own row's products in the same
+order whatever the blocks, so the cut changes no result.
 
 The tiles are written in LLVM IR with llvmlite's builder, as Numba intrinsics
 (Numba has no vector types): their loops are emitted into `dot`, which Numba
