@@ -20,8 +20,8 @@ another process filled with another signature's code, and every later process
 would load that code and run it. (In a development checkout where lstmlab
 processes had run side by side, scan_places, which returns arrays, once failed
 in every test with "NRT_adapt_ndarray_to_python: 'descr' is NULL" until the
-cache was deleted.)
-Here an entry whose file holds another key's code compiles again.
+cache was deleted.) Here an entry whose file holds another key's code compiles
+again.
 """
 import functools
 import hashlib
