@@ -517,14 +517,15 @@ def _thread_probe(bd, B, T, D, H, rounds=2):
 
     The thread settings take turns, `rounds` times, and each keeps its fastest process: the
     machine's slow stretches (see quiet.canary) then weigh on no setting more than on another.
-    The empty-cache setting, which compiles every kernel (tens of seconds), runs once.
+    The empty-cache setting, which compiles every kernel (about 30 s), takes its turns too: from
+    a single process it once read 10.5 ms against the cached kernels' 13.7 ms (the faster of
+    two), a gap that four pairs of processes in turns then did not show (forward 5.25-6.75
+    against 4.73-6.60 ms); one process is the luck of its minute.
     """
     from . import threads_probe
     out, best, runs = [], {}, {}
     for k in range(rounds):
         for label, nt, fresh in threads_probe.SETTINGS:
-            if fresh and k > 0:
-                continue
             runs[label] = runs.get(label, 0) + 1
             try:
                 r = threads_probe.probe(B, T, D, H, nt, fresh)
