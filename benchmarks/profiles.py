@@ -343,7 +343,7 @@ def profile_w3_stream(D, H):
 
 
 # -- W4, W6: one training step ----------------------------------------------------------------------------
-def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe=True):
+def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe=True, needed=None):
     """One training step, phase by phase, against a floor: the same matrix products done by
     NumPy alone. engine time − floor = everything that is not those products (the pointwise
     gate passes, synchronisation between threads, memory traffic, Python)."""
@@ -476,8 +476,14 @@ def profile_train(model, x, y, title, matmul_gflops=None, torch_step=None, probe
     if probe:
         f += _thread_probe(bd, B, T, D, H)
         try:
-            from .cores_probe import finding
-            f.append(finding())
+            from .cores_probe import Probe
+            how, parts = kernels._plan(B, H)
+            # One thread's per-step product: its rows when the threads split the batch.
+            if how == "batch":
+                cores = Probe(n=-(-B // parts), H=H, step=lambda: model.train_on_batch(x, y))
+                f += [cores.finding(), cores.floor(T, needed)]
+            else:
+                f.append(Probe().finding())
         except Exception as e:   # noqa: BLE001
             f.append(f"Two threads side by side: not measured ({type(e).__name__}: {str(e)[:100]}).")
     if torch_step is not None:
@@ -558,18 +564,18 @@ def _thread_probe(bd, B, T, D, H, rounds=2):
     return out
 
 
-def profile_w4(H, matmul_gflops=None):
+def profile_w4(H, matmul_gflops=None, needed=None):
     from .workloads import W4_B, W4_T, W4_V
     x, labels, y = data.one_hot_batch(W4_B, W4_T, W4_V)
     model = lab.char_model(W4_T, W4_V, H)
-    return profile_train(model, x, y, f"W4: training step, LSTM({H})", matmul_gflops)
+    return profile_train(model, x, y, f"W4: training step, LSTM({H})", matmul_gflops, needed=needed)
 
 
-def profile_w6(matmul_gflops=None):
+def profile_w6(matmul_gflops=None, needed=None):
     from .workloads import W6_B, W6_T, W6_V, W6_H
     x, labels, y = data.scaled_batch(W6_B, W6_T, W6_V)
     model = lab.tutorial_model(W6_T, W6_V, W6_H)
-    return profile_train(model, x, y, "W6: the tutorial's training step", matmul_gflops)
+    return profile_train(model, x, y, "W6: the tutorial's training step", matmul_gflops, needed=needed)
 
 
 # -- W5 ------------------------------------------------------------------------------------------------------
@@ -689,8 +695,9 @@ def _units(cfg):
     return int(cfg.rsplit("LSTM(", 1)[1].split(")")[0])
 
 
-def for_row(target, row_id, matmul_gflops=None):
-    """The profile that explains a missed target's time for one lstmlab row (Case.id)."""
+def for_row(target, row_id, matmul_gflops=None, needed=None):
+    """The profile that explains a missed target's time for one lstmlab row (Case.id);
+    `needed`: the speed-up the row's verdict asks (the training profiles say what it would take)."""
     wid, cfg = target.wid, target.config
     stream = row_id.endswith(".stream")
     if wid == "W1":
@@ -702,7 +709,7 @@ def for_row(target, row_id, matmul_gflops=None):
         D, H = next((d, h) for d, h in W3_SIZES if f"D={d}, H={h}" in cfg)
         return profile_w3_stream(D, H) if stream else profile_w3(D, H)
     if wid == "W4":
-        return profile_w4(_units(cfg), matmul_gflops)
+        return profile_w4(_units(cfg), matmul_gflops, needed)
     if wid == "W5":
         if cfg.startswith("stateful"):
             if row_id.endswith(".loop"):
@@ -710,7 +717,7 @@ def for_row(target, row_id, matmul_gflops=None):
             return profile_w5_stream() if stream else profile_w5_stateful()
         return profile_w5_window()
     if wid == "W6":
-        return profile_w6(matmul_gflops)
+        return profile_w6(matmul_gflops, needed)
     raise ValueError(f"no profile for {wid}")
 
 

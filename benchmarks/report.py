@@ -178,7 +178,9 @@ def markdown(ctx):
         "settings (`benchmarks/threads_probe.py`): OpenBLAS and Numba fix their thread pools when "
         "they load, and NUMBA_NUM_THREADS also sizes the pool that runs the engine's shares; "
         "they also time a loop on registers and L1 on one thread and on two side by side "
-        "(`benchmarks/cores_probe.py`): how much arithmetic the second vCPU adds in those minutes.\n")
+        "(`benchmarks/cores_probe.py`): how much arithmetic the second vCPU adds in those minutes; "
+        "the loop is one thread's per-step product at the step's shape, and the step is timed in "
+        "turns with it, for a floor: what the step's products alone cost at that rate.\n")
 
     L.append("## Results\n")
     L.append(md_table(COLUMNS, [row_cells(r, ctx.get("canary_base")) for r in results]))

@@ -226,10 +226,10 @@ def timed(case, wait, log, base=None):
     return r
 
 
-def _profile(prof_mod, target, row_id, matmul_gflops):
+def _profile(prof_mod, verdict, row_id, matmul_gflops):
     try:
         with quiet.Monitor() as mon:
-            prof = prof_mod.for_row(target, row_id, matmul_gflops)
+            prof = prof_mod.for_row(verdict.target, row_id, matmul_gflops, verdict.needed)
         prof.others = mon.others
         return prof
     except Exception as e:   # noqa: BLE001
@@ -298,11 +298,11 @@ def main(argv=None, log=print):
         for (wid, cfg, row_id), vds in groups.items():
             log(f"profiling {wid} {cfg} [{vds[0].row.case.how}] ...")
             quiet.wait_quiet(args.wait_quiet, log)
-            prof = _profile(prof_mod, vds[0].target, row_id, matmul_gflops)
+            prof = _profile(prof_mod, vds[0], row_id, matmul_gflops)
             if not isinstance(prof, str) and args.wait_quiet > 0 and (prof.others or 0) >= quiet.BUSY:
                 log(f"  others used {prof.others:.2f} cores meanwhile: profiling again")
                 quiet.wait_quiet(args.wait_quiet, log)
-                again = _profile(prof_mod, vds[0].target, row_id, matmul_gflops)
+                again = _profile(prof_mod, vds[0], row_id, matmul_gflops)
                 if not isinstance(again, str) and (again.others or 0) < prof.others:
                     prof = again
             profiles.append((vds, prof))

@@ -58,3 +58,23 @@ def test_cores_probe_times_one_thread_and_two_and_says_what_the_second_gives():
         sys.path.remove(ROOT)
     assert len(pairs) == 2 and all(alone > 0 and both > 0 for alone, both in pairs)
     assert text.startswith("Two threads side by side") and "3 rounds" in text and "arithmetic" in text
+
+
+def test_cores_probe_floor_puts_the_products_against_the_step_timed_in_turns():
+    sys.path.insert(0, ROOT)
+    try:
+        from benchmarks import cores_probe
+        probe = cores_probe.Probe(rounds=2, n=4, H=8, step=lambda: sum(range(1000)))
+        assert probe.step > 0 and probe.product_both > 0 and probe.steps >= 10
+        # The arithmetic, on set figures: 300 products of 10 µs against an 8 ms step.
+        probe.product_both, probe.step = 10e-6, 8e-3
+        met = probe.floor(T=100, needed=1.25)
+        short = probe.floor(T=100, needed=4.0)
+    finally:
+        sys.path.remove(ROOT)
+    assert "300 products of (4, 8)·(8, 32)'s size" in met
+    assert "they take 3.00 ms, 38% of the step's 8.00 ms" in met and "the other 5.00 ms" in met
+    # 1.25x faster: 8 - 8/1.25 = 1.6 ms to lose, 32% of the other 5 ms.
+    assert "must lose 1.60 ms: 32% of everything else" in met
+    # 4x faster: 6 ms to lose, more than the 5 ms that is not the products.
+    assert "must lose 6.00 ms: more than everything else takes" in short
