@@ -174,11 +174,10 @@ def one_hot(x, b0, ids, vals):
 
 @njit(inline="always", **OPTIONS)
 def add_row(g, zb, W, d, v, b):
-    """g (K,) = zb + b + v W[d]: `add_input` for a row whose one non-zero is v, at column d."""
+    """g (K,) = zb + b + v W[d]: `add_input` for a row whose one non-zero is v, at column d.
+    One pass, summed in add_input's order: (zb + b) first, then v W[d] (a fused multiply-add)."""
     for k in range(g.shape[0]):
-        g[k] = zb[k] + b[k]
-    for k in range(g.shape[0]):
-        g[k] += v * W[d, k]
+        g[k] = (zb[k] + b[k]) + v * W[d, k]
 
 
 @njit(inline="always", **OPTIONS)
