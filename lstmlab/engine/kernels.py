@@ -203,11 +203,14 @@ def _cells_backward(t, b0, dout, no_dout, dh, dc, d_repeat, gates, ac, cs, dz, i
     or no steps: then out_t's gradient is no_dout (H,), zeros."""
     n, H4 = dz.shape
     H = H4 // 4
+    only_dh = dout.shape[0] == 0 and mask.shape[0] == 0     # d h_t is dh: no dout, no repeats
     for r in range(n):
         bb = b0 + r
         g, a, d, c_prev = gates[t, bb], ac[t, bb], dz[r], cs[t, bb]
         dhr, dcr, drep = dh[bb], dc[bb], d_repeat[r]
         doutr = dout[t, bb] if dout.shape[0] > 0 else no_dout
+        if only_dh:                                 # cell.backward: empty dout and drep say so
+            doutr, drep = no_dout[:0], drep[:0]
         if mask.shape[0] > 0 and mask[t, bb] == 0:  # state passed through untouched
             cell.skipped(doutr, drep, d, zero_output)
             continue
