@@ -96,3 +96,32 @@ def test_other_functions_cache_files_are_numbas_own(tmp_path):
     ours = cache._KeyedCacheFile(str(tmp_path), "h-1.py311", (1700000000.0, 120))   # Numba's (mtime, size)
     ours.save("key", "code")
     assert plain(str(tmp_path), "h-1.py311", (1700000000.0, 120)).load("key") == "code"
+
+
+
+def test_a_second_copy_of_lstmlab_in_the_process_wraps_each_entry_once(tmp_path, monkeypatch):
+    """A second copy of the package in one process (vendored, or under another name) defines
+    its _KeyedCacheFile on top of the first's, which install() had put in Numba's place.
+    Each copy wraps its own functions' entries, once: a later process that has only one of
+    the copies loads them (wrapped twice, they failed there in Numba's CompileResult._rebuild)."""
+    import importlib.util
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+    # What the second copy's install() changes, put back after the test.
+    monkeypatch.setattr(caching, "IndexDataCacheFile", caching.IndexDataCacheFile)
+    monkeypatch.setattr(impl, "_locator_classes", list(impl._locator_classes))
+    spec = importlib.util.spec_from_file_location("second_copy_cache", cache.__file__)
+    second = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(second)
+    assert second._KeyedCacheFile.__mro__[1] is cache._KeyedCacheFile
+    monkeypatch.setattr(second, "package_stamp", lambda: "the second copy's sources")
+    numbas = cache._KeyedCacheFile.__mro__[1]
+
+    for name, stamp in (("first-1.py311", cache.package_stamp()),
+                        ("second-1.py311", "the second copy's sources")):
+        chained = second._KeyedCacheFile(str(tmp_path), name, stamp)      # both copies imported
+        chained.save("key", "code")
+        assert numbas(str(tmp_path), name, stamp).load("key") == (cache.KEYED, "key", "code")
+        assert chained.load("key") == "code"
+    # A process with the first copy alone loads that copy's entry.
+    alone = cache._KeyedCacheFile(str(tmp_path), "first-1.py311", cache.package_stamp())
+    assert alone.load("key") == "code"

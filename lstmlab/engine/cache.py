@@ -64,20 +64,26 @@ class _PackageStamped:
 KEYED = "lstmlab-keyed-entry"
 
 
+def _ours(cache_file):
+    """True for the cache file of a function of this copy of lstmlab (stamped with its
+    `package_stamp`). A function, not a method: a second copy of lstmlab imported into the
+    same process (another name, or another path) defines its _KeyedCacheFile on top of
+    this one, and its check, as an override, would answer for this class too: the entries
+    of either copy were wrapped twice, or not at all."""
+    return cache_file._source_stamp == package_stamp()
+
+
 class _KeyedCacheFile(getattr(caching, "IndexDataCacheFile", object)):   # object: install() declines
     """Numba's index and data files; for lstmlab's functions (stamped with `package_stamp`)
     each entry is saved as (KEYED, key, data) and loads only under its own key. Other
     functions' entries are saved and loaded exactly as Numba does."""
 
-    def _ours(self):
-        return self._source_stamp == package_stamp()
-
     def save(self, key, data):
-        super().save(key, (KEYED, key, data) if self._ours() else data)
+        super().save(key, (KEYED, key, data) if _ours(self) else data)
 
     def load(self, key):
         found = super().load(key)
-        if found is None or not self._ours():
+        if found is None or not _ours(self):
             return found
         if type(found) is tuple and len(found) == 3 and found[0] == KEYED and found[1] == key:
             return found[2]
