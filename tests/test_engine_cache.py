@@ -125,3 +125,7 @@ def test_a_second_copy_of_lstmlab_in_the_process_wraps_each_entry_once(tmp_path,
     # A process with the first copy alone loads that copy's entry.
     alone = cache._KeyedCacheFile(str(tmp_path), "first-1.py311", cache.package_stamp())
     assert alone.load("key") == "code"
+    # An entry left wrapped twice compiles again.
+    numbas(str(tmp_path), "first-1.py311", cache.package_stamp()).save(
+        "key", (cache.KEYED, "key", (cache.KEYED, "key", "code")))
+    assert alone.load("key") is None

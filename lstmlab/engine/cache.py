@@ -73,6 +73,10 @@ def _ours(cache_file):
     return cache_file._source_stamp == package_stamp()
 
 
+def _keyed(entry):
+    return type(entry) is tuple and len(entry) == 3 and entry[0] == KEYED
+
+
 class _KeyedCacheFile(getattr(caching, "IndexDataCacheFile", object)):   # object: install() declines
     """Numba's index and data files; for lstmlab's functions (stamped with `package_stamp`)
     each entry is saved as (KEYED, key, data) and loads only under its own key. Other
@@ -85,9 +89,9 @@ class _KeyedCacheFile(getattr(caching, "IndexDataCacheFile", object)):   # objec
         found = super().load(key)
         if found is None or not _ours(self):
             return found
-        if type(found) is tuple and len(found) == 3 and found[0] == KEYED and found[1] == key:
+        if _keyed(found) and found[1] == key and not _keyed(found[2]):
             return found[2]
-        return None                                 # another entry's code: compile again
+        return None                                 # another entry's code, or wrapped twice: compile again
 
 
 # Numba's own choices, in its order: NUMBA_CACHE_DIR when set, the file's __pycache__,
