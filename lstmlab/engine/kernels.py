@@ -142,7 +142,8 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
 
     ids, vals, onehot: the one-hot rows forward found (`_chunk_inputs`), or onehot zeros.
 
-    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0.
+    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. UT (4H, H): U.T, a view
+    (each thread packs it for the tiles; BLAS reads it transposed).
     dW (D, 4H), dU (H, 4H), db (4H,) receive this chunk's sums; dx (T, B, D)
     its rows, unless dx has no rows (the input's gradient is not wanted).
     """
@@ -487,7 +488,7 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
     # which the loops fill by scanning x: a scan of other spans would overwrite what is kept).
     seen = (cache.ids, cache.vals, cache.onehot) if cache.spans == spans else scan_places(T, B, dt)
     args = (dout, dh, dc, cache.x, np.ascontiguousarray(cache.W), cache.hs, cache.cs, cache.gates,
-            cache.ac, np.ascontiguousarray(cache.U.T), cache.mask, cache.zero_output, cache.act,
+            cache.ac, cache.U.T, cache.mask, cache.zero_output, cache.act,
             cache.ract, cache.rmask) + seen
     # Each thread: its rows' reverse loop and its share of dW, dU, db (dW[k] for chunk k).
     threads_run(_backward_rows_c, [args + (dW[k], dU[k], db[k], dx, b0, b1)

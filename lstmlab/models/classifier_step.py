@@ -101,7 +101,7 @@ def train_step(model, x, y):
     finite = np.zeros(chunks, np.bool_)
     head = (keep, dense.kernel, np.ascontiguousarray(dense.kernel.T), dense.bias_or_zeros(), t,
             dt.type(losses.EPSILON), dt.type(1.0 - losses.EPSILON), p, np.empty((B, H), dt))
-    UT = np.ascontiguousarray(U.T)                            # (4H, H), for backward's products
+    UT = U.T                                                  # (4H, H), a view: the threads pack it
     dc = np.zeros((B, H), dt)                                 # d c_T; each share updates its rows
     threads_run(_share, [(forward, head, dc, UT, act, ract,
                           dW[k], dU[k], db[k], dWd[k], dbd[k], sums, finite, k, b0, b1)

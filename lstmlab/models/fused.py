@@ -142,7 +142,7 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
     N, T, D = x.shape
     H = U.shape[0]
     O = Wd.shape[1]
-    UT = np.ascontiguousarray(U.T)
+    UT = U.T                                        # a view: Adam's updates of U show through it
     no_mask = np.zeros((0, 0), np.uint8)
     no_rmask = np.zeros((0, 0), x.dtype)
     no_out = np.zeros((0, 0, 0), x.dtype)
@@ -195,7 +195,7 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             sum_rows(dyp, dbd)
             dh = product(dyp, Wd.T)
             dc = np.zeros((nb, H), x.dtype)
-            dout = np.zeros((T, nb, H), x.dtype)
+            dout = np.zeros((0, nb, H), x.dtype)    # no steps: only h_T's gradient, in dh
             _backward_rows_c(dout, dh, dc, xt, W, hs, cs, gates, ac, UT, no_mask, zero_output, act, ract,
                              no_rmask, ids, vals, onehot, dW, dU, db, no_dx, first_row, nb)
             step = x.dtype.type(iterations + steps + 1)
@@ -207,9 +207,6 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             _adam(Wd, dWd, mWd, vWd, alpha, omb1, omb2, eps)
             if dense_bias:
                 _adam(bd, dbd, mbd, vbd, alpha, omb1, omb2, eps)
-            for r in range(H):                      # U changed: its transpose too
-                for k in range(4 * H):
-                    UT[k, r] = U[r, k]
             steps += 1
             total += loss * nb
             batch += 1
