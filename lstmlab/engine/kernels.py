@@ -162,17 +162,22 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     dU[...] = 0.0
     db[...] = 0.0
     UTp = tiles.packed_or_none(UT)                  # Uᵀ packed once for every step's tiles
+    plain = mask.shape[0] == 0 and rmask.shape[0] == 0
     for t1 in range(T, 0, -S):                      # blocks of steps t0:t1, last first
         t0 = max(0, t1 - S)
         for t in range(t1 - 1, t0 - 1, -1):
             d = dz[t - t0]
             _cells_backward(t, b0, dout, no_dout, dh, dc, d_repeat, gates, ac, cs, d, ids, vals, xc,
                             dW if in_loop else dW[:0], mask, zero_output, act, ract)
-            if UTp.shape[0] > 0:                    # (n, 4H) @ (4H, H)
-                tiles.dot(d, UTp, dh_prev)
+            # d h_{t-1} (n, H) = d (n, 4H) @ Uᵀ; with no mask and no recurrent dropout, straight
+            # into these rows of dh, whose d h_t the cells have just read.
+            into = dh[b0:b1] if plain else dh_prev
+            if UTp.shape[0] > 0:
+                tiles.dot(d, UTp, into)
             else:
-                dot(d, UT, dh_prev)
-            _take_dh_rows(t, b0, dh_prev, dh, mask, rmask)
+                dot(d, UT, into)
+            if not plain:
+                _take_dh_rows(t, b0, dh_prev, dh, mask, rmask)
         # The block's weight gradients while its dz is still in cache: one product of
         # (t1 - t0) * n rows each, rather than T small ones or one over all T*n rows
         # whose dz has gone to memory by the time the loop ends.

@@ -106,9 +106,10 @@ def train_step(model, x, y):
     threads_run(_share, [(forward, head, dc, UT, act, ract,
                           dW[k], dU[k], db[k], dWd[k], dbd[k], sums, finite, k, b0, b1)
                          for k, (b0, b1) in enumerate(_row_ranges(B, chunks))])
-    if not _add_shares(dW, dU, db, dWd, dbd, finite):
+    finite_x, total = _add_shares(dW, dU, db, dWd, dbd, sums, finite)
+    if not finite_x:
         check_finite(x, lstm.name)                            # raises, saying where
-    loss = float(dt.type(sums.sum() / B))
+    loss = float(dt.type(total / B))
     grads = [dW[0], dU[0]] + ([db[0]] if lstm.use_bias else [])
     grads += [dWd[0]] + ([dbd[0]] if dense.use_bias else [])
     return loss, p, grads
@@ -146,20 +147,24 @@ def _share(forward, head, dc, UT, act, ract, dW, dU, db, dWd, dbd, sums, finite,
 
 
 @njit(cache=True, error_model="numpy")
-def _add_shares(dW, dU, db, dWd, dbd, finite):
+def _add_shares(dW, dU, db, dWd, dbd, sums, finite):
     """Each weight gradient's shares (along the first axis) added into its first, in place,
-    in the order NumPy's sum over that axis adds them. -> False, with nothing added, when a
-    share found x not finite."""
+    in the order NumPy's sum over that axis adds them; -> (True, the shares' loss sums
+    added up: sums (chunks,) in order, as NumPy sums so few), or (False, 0.0) with nothing
+    added when a share found x not finite."""
     for k in range(finite.shape[0]):
         if not finite[k]:
-            return False
+            return False, 0.0
     for g in (dW, dU, dWd):
         for k in range(1, g.shape[0]):
             g[0] += g[k]
     for g in (db, dbd):
         for k in range(1, g.shape[0]):
             g[0] += g[k]
-    return True
+    total = 0.0
+    for k in range(sums.shape[0]):
+        total += sums[k]
+    return True, total
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
