@@ -408,8 +408,9 @@ class Adam(Optimizer):
         m, v = slots["momentum"], slots["velocity"]
         # (1 - beta) in double precision, then cast, as Keras does: computing
         # it in float32 makes 1 - float32(0.999) off by 1.3e-5 relative.
-        if not self.amsgrad and g.dtype == p.dtype and g.flags.c_contiguous and p.flags.c_contiguous:
-            _adam_step(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), alpha, *self._constants)
+        if (not self.amsgrad and g.dtype == p.dtype and g.flags.c_contiguous and p.flags.c_contiguous
+                and m.flags.c_contiguous and v.flags.c_contiguous):
+            _adam_step(p, g, m, v, alpha, *self._constants)
             return
         m += (g - m) * t(1 - self.beta_1)
         v += (np.square(g) - v) * t(1 - self.beta_2)
@@ -426,9 +427,13 @@ class Adam(Optimizer):
 
 @njit(cache=True, error_model="numpy")
 def _adam_step(p, g, m, v, alpha, one_minus_b1, one_minus_b2, eps):
-    """Keras's Adam update in one pass over flat views: the same float32
-    arithmetic as the NumPy expressions above, without their temporaries."""
-    for k in range(p.shape[0]):
+    """Keras's Adam update in one pass over C-ordered arrays of one shape, seen flat
+    here (no reshape from Python, where each call costs more than its arithmetic
+    on small weights): the same float32 arithmetic as the NumPy expressions above,
+    without their temporaries."""
+    n = p.size
+    p, g, m, v = p.reshape(n), g.reshape(n), m.reshape(n), v.reshape(n)
+    for k in range(n):
         m[k] += (g[k] - m[k]) * one_minus_b1
         v[k] += (g[k] * g[k] - v[k]) * one_minus_b2
         p[k] -= (m[k] * alpha) / (np.sqrt(v[k]) + eps)
