@@ -5,6 +5,8 @@ A training step is: forward with training=True, the loss, its gradient
 on probabilities, so it never divides by a tiny probability), backward
 through the layers, one optimizer update.
 """
+import math
+
 import numpy as np
 
 from .. import callbacks as callbacks_module
@@ -138,7 +140,7 @@ class Trainer:
         else:
             y_pred, caches = self.forward(x, training=True)
             loss = float(self.loss(y, y_pred))
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             return loss, y_pred
         if snapshot is not None:
             for w, s in zip(self.trainable_weights, snapshot):
@@ -192,7 +194,7 @@ class Trainer:
         self.loss.validate(y[:1], np.zeros(self.compute_output_shape(x[:1].shape), np.float32))
 
     def _check_loss(self, loss, epoch, batch):
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             where = f"epoch {epoch + 1}, batch {batch + 1}" if epoch is not None else f"batch {batch + 1}"
             raise FloatingPointError(
                 f"The loss became {loss} at {where}. Training stopped; the model keeps the last "
@@ -253,7 +255,7 @@ class Trainer:
                 xb, yb = x[idx], y[idx]
                 cbs.on_train_batch_begin(batch)
                 loss, y_pred = self._train_step(xb, yb, snapshot)
-                if not np.isfinite(loss):
+                if not math.isfinite(loss):
                     for w, s in zip(self.trainable_weights, snapshot):
                         np.copyto(w, s)
                     self._check_loss(loss, epoch, batch)
