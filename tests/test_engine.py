@@ -283,6 +283,33 @@ def test_one_hot_reads_each_rows_single_non_zero_or_refuses():
     assert not one_hot(x, 0, ids, vals)
 
 
+@pytest.mark.parametrize("spoil", [None, "two", "none"])
+def test_time_major_one_hot_copies_every_row_and_finds_what_one_hot_finds(spoil):
+    """projection.time_major_one_hot: rows b0:b1 of xb (B, T, D) copied into x (T, B, D), other
+    rows untouched, whether or not they are one-hot; its answer, columns and values are
+    one_hot's on the copy."""
+    from lstmlab.engine.projection import one_hot, time_major_one_hot
+    B, T, D, b0, b1 = 5, 4, 6, 1, 4
+    rng = np.random.default_rng(3)
+    xb = np.zeros((B, T, D), np.float32)
+    xb[np.arange(B)[:, None], np.arange(T), rng.integers(0, D, (B, T))] = rng.normal(size=(B, T))
+    if spoil == "two":
+        xb[2, 1] = 1.0                                  # row 2, step 1: every column non-zero
+    elif spoil == "none":
+        xb[3, 3] = 0.0
+    x = np.full((T, B, D), -7.0, np.float32)
+    n = b1 - b0
+    ids, vals = np.full(T * n, -1, np.int64), np.zeros(T * n, np.float32)
+    found = time_major_one_hot(xb, b0, b1, x, ids, vals)
+    np.testing.assert_array_equal(x[:, b0:b1], xb[b0:b1].transpose(1, 0, 2))
+    assert (x[:, :b0] == -7.0).all() and (x[:, b1:] == -7.0).all()
+    want_ids, want_vals = np.empty_like(ids), np.empty_like(vals)
+    assert found == one_hot(x, b0, want_ids, want_vals) == (spoil is None)
+    if found:
+        np.testing.assert_array_equal(ids, want_ids)
+        np.testing.assert_array_equal(vals, want_vals)
+
+
 @pytest.mark.parametrize("R,H,parts", [(3, 10, 3), (5, 8, 2), (1, 7, 2)])
 def test_unit_split_packs_each_parts_columns_as_one_block(R, H, parts):
     """pack puts part p's i, f, g, o columns as one contiguous (R, 4n) block; unpack undoes it."""
