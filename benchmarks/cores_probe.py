@@ -36,13 +36,17 @@ def _products(h, packed, z, steps):
 FLOPS_PER_TIMING = 1000 * 2 * 32 * 64 * 256
 
 
+def _count(n, H):
+    """How many products of h (n, H) · U (H, 4H) one timing runs."""
+    return max(10, round(FLOPS_PER_TIMING / (2.0 * n * H * 4 * H)))
+
+
 def _operands(seed, n=32, H=64):
     """One thread's per-step product, h (n, H) · U (H, 4H) on the tiles, and how many to time."""
     rng = np.random.default_rng(seed)
     h = rng.standard_normal((n, H)).astype(np.float32)
     U = rng.standard_normal((H, 4 * H)).astype(np.float32)
-    steps = max(10, round(FLOPS_PER_TIMING / (2.0 * n * H * 4 * H)))
-    return h, tiles.packed_or_none(U), np.empty((n, 4 * H), np.float32), steps
+    return h, tiles.packed_or_none(U), np.empty((n, 4 * H), np.float32), _count(n, H)
 
 
 def side_by_side(rounds=8, n=32, H=64):
@@ -87,7 +91,7 @@ class Probe:
 
     def __init__(self, rounds=8, n=32, H=64, step=None):
         self.rounds, self.n, self.H = rounds, n, H
-        self.steps = _operands(0, n, H)[3]
+        self.steps = _count(n, H)
         timings = _rounds(rounds, n, H, step)
         self.ratios = sorted(both / alone for alone, both, _ in timings)
         self.median_ratio = _median(self.ratios)

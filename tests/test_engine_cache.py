@@ -98,7 +98,6 @@ def test_other_functions_cache_files_are_numbas_own(tmp_path):
     assert plain(str(tmp_path), "h-1.py311", (1700000000.0, 120)).load("key") == "code"
 
 
-
 def test_a_second_copy_of_lstmlab_in_the_process_wraps_each_entry_once(tmp_path, monkeypatch):
     """A second copy of the package in one process (vendored, or under another name) defines
     its _KeyedCacheFile on top of the first's, which install() had put in Numba's place.
