@@ -207,6 +207,56 @@ def test_parallel_paths_equal_serial_and_reference(monkeypatch, how, B, H, maske
         np.testing.assert_allclose(a, c, atol=1e-12)
 
 
+@pytest.mark.parametrize("rmask", [False, True])
+def test_a_zero_initial_state_skips_step_0s_products_and_changes_nothing(monkeypatch, rmask):
+    """h_0 = 0 in some threads' rows and not in others': the rows starting at zero skip
+    h_0 U and their step 0 in dU, and agree with the reference all the same."""
+    from lstmlab.engine import kernels
+    rng = np.random.default_rng(11)
+    B, T, H = 6, 5, 8
+    p = make(rng, B, T, 3, H)
+    p["h0"][:3] = 0.0                                   # the first thread's rows start at zero
+    kw = {"rmask": (rng.random((B, H)) > 0.3) / 0.7} if rmask else {}
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1)
+    monkeypatch.setattr(kernels, "UNITS_PER_PART", 10**9)
+    args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    fast, slow = engine.forward(*args, **kw), ref.forward(*args, **kw)
+    for name in ("hs", "cs", "gates", "ac"):
+        close(getattr(fast[3], name), getattr(slow[3], name))
+    d = rng.normal(size=fast[0].shape)
+    dh, dc = rng.normal(size=fast[1].shape), rng.normal(size=fast[2].shape)
+    for a, b in zip(engine.backward(d, dh, dc, fast[3]), ref.backward(d, dh, dc, slow[3])):
+        close(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_backward_without_d_h0_gives_the_same_weight_gradients(dtype):
+    """The training steps that train no initial state skip d h_0's product (dh0=False):
+    the weight gradients and d c_0 are those of the full loop, to the bit."""
+    from lstmlab.engine import kernels
+    rng = np.random.default_rng(12)
+    B, T, D, H = 4, 7, 5, 8                             # H = 8: float32 runs on the tiles
+    p = make(rng, B, T, D, H, dtype=dtype)
+    p["h0"][:] = 0.0
+    _, _, _, cache = engine.forward(p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
+    dh_T, dc_T = rng.normal(size=(B, H)).astype(dtype), rng.normal(size=(B, H)).astype(dtype)
+    got = {}
+    for dh0 in (True, False):
+        dh, dc = dh_T.copy(), dc_T.copy()
+        dW, dU, db = np.empty((D, 4 * H), dtype), np.empty((H, 4 * H), dtype), np.empty(4 * H, dtype)
+        kernels._backward_rows_c(kernels._none(dtype, 3), dh, dc, cache.x, cache.W, cache.hs, cache.cs,
+                                 cache.gates, cache.ac, cache.U.T, cache.mask, False, cache.act, cache.ract,
+                                 cache.rmask, *kernels.scan_places(T, B, dtype), dW, dU, db,
+                                 kernels._none(dtype, 3), dh0, 0, B)
+        got[dh0] = (dW, dU, db, dc)
+    for a, b in zip(got[True], got[False]):
+        np.testing.assert_array_equal(a, b)
+    p64 = (p[k].astype(np.float64) for k in ("x", "W", "U", "b", "h0", "c0"))
+    want = ref.backward(None, dh_T.astype(np.float64), dc_T.astype(np.float64), ref.forward(*p64)[3])
+    for a, b in zip(got[False], want[1:4] + want[5:]):
+        close(a, b, tol=1e-12 if dtype == np.float64 else 1e-5)
+
+
 @pytest.mark.parametrize("how", ["rows", "batch", "units"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_no_output_gradient_is_zeros_on_every_path(monkeypatch, how, masked):

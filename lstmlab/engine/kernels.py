@@ -97,17 +97,32 @@ def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act
     z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
     h_drop = np.empty((n, H), x.dtype)
     Up = tiles.packed_or_none(U)                    # U packed once for every step's tiles
+    zero_start = _all_zero(hs[0, b0:b1])                # h_0 = 0, as when no initial state is given
     for t in range(T):
         h = hs[t, b0:b1]                            # (n, H), one contiguous block
         if rmask.shape[0] > 0:
             units.dropped(h, rmask[b0:b1], h_drop)
             h = h_drop
-        if Up.shape[0] > 0:
+        if t == 0 and zero_start:
+            z[...] = 0.0                            # h_0 U, for a finite U: one product fewer
+        elif Up.shape[0] > 0:
             tiles.dot(h, Up, z)                     # (n, H) @ (H, 4H)
         else:
             dot(h, U, z)
         _cells_forward(t, b0, z, ids, vals, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act,
                        ract)
+
+
+@njit(**NO_REFS)
+def _all_zero(a):
+    """True when a (n, H) holds only zeros (a NaN is not one). Counting rather than returning
+    at the first non-zero lets the loop vectorise; the count stops mattering after one."""
+    found = 0
+    for r in range(a.shape[0]):
+        row = a[r]
+        for j in range(row.shape[0]):
+            found += row[j] != 0.0
+    return found == 0
 
 
 @njit(**NO_REFS)
@@ -138,13 +153,14 @@ def _cells_forward(t, b0, z, ids, vals, xc, xw, W, b, hs, cs, gates, ac, out, ma
 
 
 def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output, act, ract, rmask,
-                   ids, vals, onehot, dW, dU, db, dx, b0, b1):
+                   ids, vals, onehot, dW, dU, db, dx, dh0, b0, b1):
     """The reverse time loop for batch rows b0:b1, then these rows' share of the weight gradients.
 
     ids, vals, onehot: the one-hot rows forward found (`_chunk_inputs`), or onehot zeros.
 
-    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0. UT (4H, H): U.T, a view
-    (each thread packs it for the tiles; BLAS reads it transposed).
+    dout (T, B, H); dh, dc (B, H) in: d h_T, d c_T; out: d h_0, d c_0, but dh only when dh0
+    is True (else it is left as it stands: the last product, d h_0 = dz_0 Uᵀ, is skipped).
+    UT (4H, H): U.T, a view (each thread packs it for the tiles; BLAS reads it transposed).
     dW (D, 4H), dU (H, 4H), db (4H,) receive this chunk's sums; dx (T, B, D)
     its rows, unless dx has no rows (the input's gradient is not wanted).
     """
@@ -164,12 +180,16 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     db[...] = 0.0
     UTp = tiles.packed_or_none(UT)                  # Uᵀ packed once for every step's tiles
     plain = mask.shape[0] == 0 and rmask.shape[0] == 0
+    # h_0 = 0 (no initial state): step 0 adds nothing to dU, and its rows are left out.
+    zero_start = _all_zero(hs[0, b0:b1])
     for t1 in range(T, 0, -S):                      # blocks of steps t0:t1, last first
         t0 = max(0, t1 - S)
         for t in range(t1 - 1, t0 - 1, -1):
             d = dz[t - t0]
             _cells_backward(t, b0, dout, no_dout, dh, dc, d_repeat, gates, ac, cs, d, ids, vals, xc,
                             dW if in_loop else dW[:0], mask, zero_output, act, ract)
+            if t == 0 and not dh0:
+                break
             # d h_{t-1} (n, H) = d (n, 4H) @ Uᵀ; with no mask and no recurrent dropout, straight
             # into these rows of dh, whose d h_t the cells have just read.
             into = dh[b0:b1] if plain else dh_prev
@@ -184,8 +204,11 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
         # whose dz has gone to memory by the time the loop ends.
         m = (t1 - t0) * n
         dzb = dz[:t1 - t0].reshape(m, H4)
-        _gather_rows(hs[t0:t1], b0, rmask, hp[:m])
-        dot_add(hp[:m].T, dzb, dU)
+        s0 = 1 if t0 == 0 and zero_start else t0    # the block's first step with h_{t-1} not zero
+        if s0 < t1:
+            k = (s0 - t0) * n
+            _gather_rows(hs[s0:t1], b0, rmask, hp[k:m])
+            dot_add(hp[k:m].T, dzb[k:], dU)
         sum_rows(dzb, db)
         if not in_loop:                             # dense and wide: what `inline` found
             dot_add(xc[t0 * n:t1 * n].T, dzb, dW)
@@ -489,7 +512,7 @@ def backward(dout, dh_T, dc_T, cache, inputs=True):
             cache.ac, cache.U.T, cache.mask, cache.zero_output, cache.act,
             cache.ract, cache.rmask) + seen
     # Each thread: its rows' reverse loop and its share of dW, dU, db (dW[k] for chunk k).
-    threads_run(_backward_rows_c, [args + (dW[k], dU[k], db[k], dx, b0, b1)
+    threads_run(_backward_rows_c, [args + (dW[k], dU[k], db[k], dx, True, b0, b1)
                                    for k, (b0, b1) in enumerate(spans)])
     dx = dx.transpose(1, 0, 2) if inputs else None
     return dx, dW.sum(axis=0), dU.sum(axis=0), db.sum(axis=0), dh, dc

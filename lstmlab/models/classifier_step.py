@@ -142,8 +142,9 @@ def _share(forward, head, dc, UT, act, ract, dW, dU, db, dWd, dbd, sums, finite,
     finite[k] = True
     dh = head[-1]
     sums[k] = _head_rows(hs[T], *head, dWd, dbd, b0, b1)
+    # No d h_0 (False): the state starts at zeros that nothing trains, so its product is skipped.
     _backward_rows_c(_none(dt, 3), dh, dc, xt, W, hs, cs, gates, ac, UT, _NO_MASK, False, act, ract,
-                     _none(dt, 2), ids, vals, onehot, dW, dU, db, _none(dt, 3), b0, b1)
+                     _none(dt, 2), ids, vals, onehot, dW, dU, db, _none(dt, 3), False, b0, b1)
 
 
 @njit(cache=True, error_model="numpy")

@@ -196,8 +196,9 @@ def _fit(x, y, W, U, b, Wd, bd, mW, vW, mU, vU, mb, vb, mWd, vWd, mbd, vbd, lstm
             dh = product(dyp, Wd.T)
             dc = np.zeros((nb, H), x.dtype)
             dout = np.zeros((0, nb, H), x.dtype)    # no steps: only h_T's gradient, in dh
+            # No d h_0 (False): the state starts at zeros that nothing trains.
             _backward_rows_c(dout, dh, dc, xt, W, hs, cs, gates, ac, UT, no_mask, zero_output, act, ract,
-                             no_rmask, ids, vals, onehot, dW, dU, db, no_dx, first_row, nb)
+                             no_rmask, ids, vals, onehot, dW, dU, db, no_dx, False, first_row, nb)
             step = x.dtype.type(iterations + steps + 1)
             alpha = lr * np.sqrt(one - b2 ** step) / (one - b1 ** step)
             _adam(W, dW, mW, vW, alpha, omb1, omb2, eps)
