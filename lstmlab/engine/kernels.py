@@ -104,7 +104,7 @@ def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act
     z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
     h_drop = np.empty((n, H), x.dtype)
     Up = tiles.packed_or_none(U)                    # U packed once for every step's tiles
-    zero_start = _all_zero(hs[0, b0:b1])                # h_0 = 0, as when no initial state is given
+    zero_start = _all_zero(hs[0, b0:b1])            # h_0 = 0, as when no initial state is given
     for t in range(T):
         h = hs[t, b0:b1]                            # (n, H), one contiguous block
         if rmask.shape[0] > 0:
@@ -244,7 +244,7 @@ def _cells_backward(t, b0, dout, no_dout, dh, dc, d_repeat, gates, ac, cs, dz, i
     for r in range(n):
         bb = b0 + r
         g, a, d, c_prev = gates[t, bb], ac[t, bb], dz[r], cs[t, bb]
-        if t >= PREFETCH_STEPS:                     # a later step's rows, read by then from the L2
+        if t >= PREFETCH_STEPS:                     # rows the loop reaches that many steps on
             prefetch.row(gates[t - PREFETCH_STEPS, bb])
             prefetch.row(ac[t - PREFETCH_STEPS, bb])
             prefetch.row(cs[t - PREFETCH_STEPS, bb])
