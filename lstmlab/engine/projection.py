@@ -153,18 +153,19 @@ def one_hot(x, b0, ids, vals):
 
     The count and the column are integer sums over the row with no branch, which vectorise
     (a float sum would not: the kernels do not let LLVM reorder float additions); the value
-    is then read at the column.
+    is then read at the column. Sums in int64 rather than int32: measured on a 2-core Zen 3
+    VM, `time_major_one_hot` over 32 rows of a W4 batch took 66.6 against 80.4 µs.
     """
     T, D = x.shape[0], x.shape[2]
     n = ids.shape[0] // T
     for t in range(T):
         for r in range(n):
             row = x[t, b0 + r]
-            count, col = np.int32(0), np.int32(0)
+            count, col = 0, 0
             for d in range(D):
-                nz = np.int32(row[d] != 0.0)
+                nz = row[d] != 0.0
                 count += nz
-                col += np.int32(d) * nz
+                col += d * nz
             if count != 1:
                 return False
             ids[t * n + r] = col
@@ -178,9 +179,9 @@ def time_major_one_hot(xb, b0, b1, x, ids, vals):
     and, in the same pass, `one_hot`'s scan: -> True when every row has one non-zero, its
     column and value then in ids, vals (T*n,), row t*n + r for x[t, b0 + r].
 
-    One pass over the rows instead of a copy and a scan of the copy (measured: 81 against
-    119 µs for 32 rows of a W4 batch, T=100, D=60). After the first row with another count
-    the rest are only copied.
+    One pass over the rows instead of a copy and a scan of the copy (measured, with int32
+    sums: 81 against 119 µs for 32 rows of a W4 batch, T=100, D=60). After the first row
+    with another count the rest are only copied.
     """
     T, D = x.shape[0], x.shape[2]
     n = b1 - b0
@@ -191,13 +192,13 @@ def time_major_one_hot(xb, b0, b1, x, ids, vals):
             if not found:
                 copy(dst, src)
                 continue
-            count, col = np.int32(0), np.int32(0)
+            count, col = 0, 0
             for d in range(D):
                 v = src[d]
                 dst[d] = v
-                nz = np.int32(v != 0.0)
+                nz = v != 0.0
                 count += nz
-                col += np.int32(d) * nz
+                col += d * nz
             if count != 1:
                 found = False
                 continue
