@@ -5,10 +5,12 @@ input's x_t W + b (`projection.py`: added row by row for one-hot and narrow
 inputs, projected for every timestep at once by BLAS for wide ones), and one
 fused pointwise pass (`cell.py`) that applies the four gates, updates c and h,
 and keeps the post-activation gates for backward. Backward walks time in
-reverse, taking every derivative from those saved outputs, and leaves the
-weight gradients to a few large products: one per block of steps, while the
-block's gate gradients are still in the cache (`GRAD_BLOCK_BYTES`), or one after
-the loop when that would not pay.
+reverse, taking every derivative from those saved outputs (asked for a few
+steps ahead, `prefetch.py`), and leaves the weight gradients to a few large
+products: one per block of steps, while the block's gate gradients are still
+in the cache (`GRAD_BLOCK_BYTES`), or one after the loop when that would not
+pay. Rows whose state starts at zero skip step 0's products (h_0 U, and h_0's
+share of U's gradient).
 
 Threads never split time. Mostly they split the batch: each thread runs the
 whole time loop for its rows (`_forward_rows`, `_backward_rows`, side by side
