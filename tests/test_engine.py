@@ -208,17 +208,20 @@ def test_parallel_paths_equal_serial_and_reference(monkeypatch, how, B, H, maske
 
 
 @pytest.mark.parametrize("rmask", [False, True])
-def test_a_zero_initial_state_skips_step_0s_products_and_changes_nothing(monkeypatch, rmask):
-    """h_0 = 0 in some threads' rows and not in others': the rows starting at zero skip
-    h_0 U and their step 0 in dU, and agree with the reference all the same."""
+@pytest.mark.parametrize("how", ["batch", "units"])
+def test_a_zero_initial_state_skips_step_0s_products_and_changes_nothing(monkeypatch, how, rmask):
+    """h_0 = 0 in some threads' rows and not in others' (split by rows), or in all (split by
+    units): the rows starting at zero skip h_0 U (and, split by rows, their step 0 in dU),
+    and agree with the reference all the same."""
     from lstmlab.engine import kernels
     rng = np.random.default_rng(11)
     B, T, H = 6, 5, 8
     p = make(rng, B, T, 3, H)
-    p["h0"][:3] = 0.0                                   # the first thread's rows start at zero
+    p["h0"][:3 if how == "batch" else B] = 0.0          # the first thread's rows start at zero, or all
     kw = {"rmask": (rng.random((B, H)) > 0.3) / 0.7} if rmask else {}
     monkeypatch.setattr(kernels, "PARALLEL_MIN_CELLS", 1)
-    monkeypatch.setattr(kernels, "UNITS_PER_PART", 10**9)
+    monkeypatch.setattr(kernels, "UNITS_PER_PART", 1 if how == "units" else 10**9)
+    monkeypatch.setattr(kernels, "UNITS_PER_BATCH_ROW", 0)
     args = (p["x"], p["W"], p["U"], p["b"], p["h0"], p["c0"])
     fast, slow = engine.forward(*args, **kw), ref.forward(*args, **kw)
     for name in ("hs", "cs", "gates", "ac"):

@@ -33,8 +33,8 @@ from . import cell, memory, prefetch, tiles, units  # noqa: F401  (freed memory 
 from .blas import dot, dot_add, product
 from .common import Cache, activation_code, as_mask
 from .pointwise import FASTMATH, NO_REFS, kernel_code
-from .projection import (add_input, add_outer, add_row, add_row_outer, copy, inline, one_hot, project, rows,
-                         sum_rows, time_major_one_hot)
+from .projection import (add_input, add_outer, add_row, add_row_outer, all_zero, copy, inline, one_hot, project,
+                         rows, sum_rows, time_major_one_hot)
 from .split_step import partial_products, sum_parts
 from .threads import run as threads_run
 
@@ -106,7 +106,7 @@ def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act
     z = np.empty((n, H4), x.dtype)                  # recurrent product, reused every step
     h_drop = np.empty((n, H), x.dtype)
     Up = tiles.packed_or_none(U)                    # U packed once for every step's tiles
-    zero_start = _all_zero(hs[0, b0:b1])            # h_0 = 0, as when no initial state is given
+    zero_start = all_zero(hs[0, b0:b1])             # h_0 = 0, as when no initial state is given
     for t in range(T):
         h = hs[t, b0:b1]                            # (n, H), one contiguous block
         if rmask.shape[0] > 0:
@@ -120,18 +120,6 @@ def _forward_rows(xb, x, W, b, U, hs, cs, gates, ac, out, mask, zero_output, act
             dot(h, U, z)
         _cells_forward(t, b0, z, ids, vals, xc, xw, W, b, hs, cs, gates, ac, out, mask, zero_output, act,
                        ract)
-
-
-@njit(**NO_REFS)
-def _all_zero(a):
-    """True when a (n, H) holds only zeros (a NaN is not one). Counting rather than returning
-    at the first non-zero lets the loop vectorise; the count stops mattering after one."""
-    found = 0
-    for r in range(a.shape[0]):
-        row = a[r]
-        for j in range(row.shape[0]):
-            found += row[j] != 0.0
-    return found == 0
 
 
 @njit(**NO_REFS)
@@ -190,7 +178,7 @@ def _backward_rows(dout, dh, dc, x, W, hs, cs, gates, ac, UT, mask, zero_output,
     UTp = tiles.packed_or_none(UT)                  # Uᵀ packed once for every step's tiles
     plain = mask.shape[0] == 0 and rmask.shape[0] == 0
     # h_0 = 0 (no initial state): step 0 adds nothing to dU, and its rows are left out.
-    zero_start = _all_zero(hs[0, b0:b1])
+    zero_start = all_zero(hs[0, b0:b1])
     for t1 in range(T, 0, -S):                      # blocks of steps t0:t1, last first
         t0 = max(0, t1 - S)
         for t in range(t1 - 1, t0 - 1, -1):

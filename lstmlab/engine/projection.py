@@ -31,6 +31,19 @@ def copy(dst, src):
 
 
 @njit(**NO_REFS)
+def all_zero(a):
+    """True when a (n, H) holds only zeros (a NaN is not one): a state h_0 whose product with
+    U need not be computed. Counting rather than returning at the first non-zero lets the
+    loop vectorise; the count stops mattering after one."""
+    found = 0
+    for r in range(a.shape[0]):
+        row = a[r]
+        for j in range(row.shape[0]):
+            found += row[j] != 0.0
+    return found == 0
+
+
+@njit(**NO_REFS)
 def sum_rows(a, total):
     """total (K,) += the sum of a (N, K)'s rows: a bias's gradient from its rows of dz."""
     for i in range(a.shape[0]):

@@ -39,7 +39,7 @@ from . import cell, tiles
 from .atomics import fetch_add, load, pause
 from .blas import dot
 from .pointwise import FASTMATH, NO_REFS
-from .projection import add_input, add_outer, copy, project, project_back, sum_rows
+from .projection import add_input, add_outer, all_zero, copy, project, project_back, sum_rows
 
 OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 
@@ -180,7 +180,9 @@ def _forward_part(t, u0, u1, xc, Wq, bq, xwq, Uq, Ut, hs, cs, gates, ac, out, ma
     if rmask.shape[0] > 0:                          # recurrent dropout: h_{t-1} * rmask
         dropped(hs[t], rmask, hd)
         h = hd
-    if Ut.shape[0] > 0:                             # (B, H) @ (H, 4n)
+    if t == 0 and all_zero(h):                      # h_0 = 0 (no initial state): h_0 U is zeros
+        zp[...] = 0.0
+    elif Ut.shape[0] > 0:                           # (B, H) @ (H, 4n)
         tiles.dot(h, Ut[H * 4 * u0:H * 4 * u1], zp)
     else:
         dot(h, _block(Uq, H, u0, u1), zp)
